@@ -1,0 +1,9 @@
+"""FasterNet backbones for MMDetection 3.x and MMSegmentation 1.x."""
+from . import checkpoint  # noqa: F401  (safe torch.load for mmengine)
+from .models import FasterNet, convert_fasternet_checkpoint
+from .registry import REGISTERED_IN
+from .version import __version__
+
+__all__ = [
+    'FasterNet', 'convert_fasternet_checkpoint', 'REGISTERED_IN', '__version__'
+]

@@ -1,0 +1,3 @@
+from .backbones import FasterNet, convert_fasternet_checkpoint
+
+__all__ = ['FasterNet', 'convert_fasternet_checkpoint']
