@@ -150,7 +150,7 @@ def convert_fasternet_checkpoint(
 
     lines = [
         f'FasterNet: loaded {len(converted)} tensors from {source} '
-        f'({'timm / native' if layout == 'native' else layout} layout).'
+        f'({"timm / native" if layout == "native" else layout} layout).'
     ]
     if n_other:
         lines.append(f'  ignored {n_other} tensors outside the backbone '
