@@ -1,0 +1,134 @@
+"""Test (and evaluate) a detector or a segmentor from a checkpoint.
+
+Arguments follow MMDetection's ``tools/test.py``; the config's default_scope
+decides between detection and segmentation.
+"""
+import argparse
+import copy
+import sys
+
+from mmengine.config import ConfigDict, DictAction
+
+import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
+from fasternet_mm.apis import (UserInputError, build_runner, check_data,
+                               load_config, set_local_rank)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a detector/segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out',
+        help='detection: dump predictions to this .pkl file; segmentation: '
+        'save predicted label maps in this directory')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='save painted predictions in this directory (relative to '
+        'work_dir/timestamp)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation (flip)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    set_local_rank(args.local_rank)
+    return args
+
+
+def enable_visualization(cfg, args):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise UserInputError(
+            "--show/--show-dir need default_hooks.visualization="
+            "dict(type='...VisualizationHook') in the config")
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        if cfg.default_scope == 'mmdet':
+            hook['test_out_dir'] = args.show_dir
+        else:
+            cfg.visualizer['save_dir'] = args.show_dir
+
+
+def enable_tta(cfg):
+    if cfg.default_scope == 'mmseg':
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise UserInputError(
+                '--tta needs tta_model and tta_pipeline in the config '
+                '(MMSegmentation datasets/*.py bases define them)')
+    else:
+        cfg.setdefault(
+            'tta_model',
+            dict(
+                type='DetTTAModel',
+                tta_cfg=dict(
+                    nms=dict(type='nms', iou_threshold=0.5),
+                    max_per_img=100)))
+        if 'tta_pipeline' not in cfg:
+            dataset = cfg.test_dataloader.dataset
+            while 'dataset' in dataset:
+                dataset = dataset['dataset']
+            pipeline = copy.deepcopy(dataset.pipeline)
+            pipeline[-1] = dict(
+                type='TestTimeAug',
+                transforms=[[
+                    dict(type='RandomFlip', prob=1.),
+                    dict(type='RandomFlip', prob=0.)
+                ], [
+                    dict(
+                        type='PackDetInputs',
+                        meta_keys=('img_id', 'img_path', 'ori_shape',
+                                   'img_shape', 'scale_factor', 'flip',
+                                   'flip_direction'))
+                ]])
+            cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.tta:
+        enable_tta(cfg)
+    if args.out is not None and cfg.default_scope == 'mmseg':
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    check_data(cfg, ['test'])
+    runner = build_runner(cfg)
+    if args.out is not None and cfg.default_scope == 'mmdet':
+        from mmdet.evaluation import DumpDetResults
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise UserInputError(f'--out {args.out!r} must be a .pkl file')
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except UserInputError as e:
+        sys.exit(f'error: {e}')

@@ -1,0 +1,75 @@
+"""Train a detector or a segmentor (the config's default_scope decides).
+
+Arguments follow MMDetection's ``tools/train.py``.
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
+from fasternet_mm.apis import (UserInputError, build_runner, check_data,
+                               enable_amp, load_config, set_local_rank)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a detector/segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed-precision training (GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the actual batch size / auto_scale_lr.'
+        'base_batch_size')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or without a path from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. train_cfg.max_iters=100')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    set_local_rank(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    if args.amp:
+        enable_amp(cfg)
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise UserInputError(
+                '--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=N) '
+                'in the config')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    check_data(cfg, ['train', 'val'])
+    build_runner(cfg).train()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except UserInputError as e:
+        sys.exit(f'error: {e}')
