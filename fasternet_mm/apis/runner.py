@@ -14,13 +14,11 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..errors import UserInputError
+
 SCOPES = ('mmdet', 'mmseg')
 DATA_HELP = ("see the README section 'Datasets' for the expected layout, or "
              "run 'make demo' / 'make demo-seg' for the embedded demo sets")
-
-
-class UserInputError(Exception):
-    """An error caused by the user's input; tools print it without traceback."""
 
 
 def load_config(path: str,
