@@ -31,9 +31,9 @@ from .ckpt_convert import convert_fasternet_checkpoint
 class PartialConv(nn.Module):
     """PConv: a 3x3 conv over the first ``dim // n_div`` channels only.
 
-    The other channels pass through untouched. Training uses split/concat;
-    inference without autograd uses the paper's in-place "slicing" form on a
-    copy of the input, which avoids allocating the concatenated output.
+    The other channels pass through untouched. Training, autograd and
+    tracing (ONNX, FLOP counting) use split/concat; eager inference without
+    autograd uses the paper's in-place "slicing" form on a copy of the input.
     Both give identical results.
     """
 
@@ -45,7 +45,8 @@ class PartialConv(nn.Module):
             self.dim_conv, self.dim_conv, 3, 1, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled():
+        if (self.training or torch.is_grad_enabled()
+                or torch.jit.is_tracing()):
             return self.forward_split_cat(x)
         return self.forward_slicing(x)
 
