@@ -62,7 +62,8 @@ SAFE_GLOBALS = [
     (_history_buffer_getattr, 'builtins.getattr'),
 ]
 # Unpickling a dtype builds an instance of its class (numpy.dtypes.*DType).
-SAFE_GLOBALS += sorted({type(np.dtype(c)) for c in np.typecodes['All']},
+SAFE_GLOBALS += sorted({type(np.dtype(c))
+                        for c in np.typecodes['All']},
                        key=str)
 torch.serialization.add_safe_globals(SAFE_GLOBALS)
 # HistoryBuffer registers its default statistics on first use.
@@ -88,11 +89,11 @@ def load_from_local(filename: str, map_location=None):
             '(configs name the official FasterNet weights under '
             'checkpoints/; the README says where to download them).')
     if is_trusted(filename):
-        return torch.load(filename, map_location=map_location,
-                          weights_only=False)
+        return torch.load(
+            filename, map_location=map_location, weights_only=False)
     try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' not in str(e):
             raise _unreadable(filename, e) from None

@@ -4,8 +4,8 @@ import os.path as osp
 import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-GOLDEN_DIR = os.environ.get(
-    'FASTERNET_MM_GOLDEN', osp.join(REPO_ROOT, '..', 'shared', 'golden'))
+GOLDEN_DIR = os.environ.get('FASTERNET_MM_GOLDEN',
+                            osp.join(REPO_ROOT, '..', 'shared', 'golden'))
 
 
 @pytest.fixture(scope='session')

@@ -10,8 +10,9 @@ import sys
 from mmengine.config import ConfigDict, DictAction
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.apis import (UserInputError, build_runner, check_data,
+from fasternet_mm.apis import (build_runner, check_data, check_input_padding,
                                load_config, set_local_rank)
+from fasternet_mm.errors import UserInputError
 
 
 def parse_args(argv=None):
@@ -80,8 +81,7 @@ def enable_tta(cfg):
             dict(
                 type='DetTTAModel',
                 tta_cfg=dict(
-                    nms=dict(type='nms', iou_threshold=0.5),
-                    max_per_img=100)))
+                    nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
         if 'tta_pipeline' not in cfg:
             dataset = cfg.test_dataloader.dataset
             while 'dataset' in dataset:
@@ -92,13 +92,15 @@ def enable_tta(cfg):
                 transforms=[[
                     dict(type='RandomFlip', prob=1.),
                     dict(type='RandomFlip', prob=0.)
-                ], [
-                    dict(
-                        type='PackDetInputs',
-                        meta_keys=('img_id', 'img_path', 'ori_shape',
-                                   'img_shape', 'scale_factor', 'flip',
-                                   'flip_direction'))
-                ]])
+                ],
+                            [
+                                dict(
+                                    type='PackDetInputs',
+                                    meta_keys=('img_id', 'img_path',
+                                               'ori_shape', 'img_shape',
+                                               'scale_factor', 'flip',
+                                               'flip_direction'))
+                            ]])
             cfg.tta_pipeline = pipeline
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
@@ -116,12 +118,14 @@ def main(argv=None):
     if args.out is not None and cfg.default_scope == 'mmseg':
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    if args.out is not None and cfg.default_scope == 'mmdet' and \
+            not args.out.endswith(('.pkl', '.pickle')):
+        raise UserInputError(f'--out {args.out!r} must be a .pkl file')
+    check_input_padding(cfg)
     check_data(cfg, ['test'])
     runner = build_runner(cfg)
     if args.out is not None and cfg.default_scope == 'mmdet':
         from mmdet.evaluation import DumpDetResults
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise UserInputError(f'--out {args.out!r} must be a .pkl file')
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()

@@ -8,8 +8,9 @@ import sys
 from mmengine.config import DictAction
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.apis import (UserInputError, build_runner, check_data,
+from fasternet_mm.apis import (build_runner, check_data, check_input_padding,
                                enable_amp, load_config, set_local_rank)
+from fasternet_mm.errors import UserInputError
 
 
 def parse_args(argv=None):
@@ -64,6 +65,7 @@ def main(argv=None):
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    check_input_padding(cfg)
     check_data(cfg, ['train', 'val'])
     build_runner(cfg).train()
 

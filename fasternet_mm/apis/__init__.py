@@ -1,7 +1,7 @@
-from .runner import (UserInputError, build_runner, check_data, enable_amp,
+from .runner import (build_runner, check_data, check_input_padding, enable_amp,
                      load_config, set_local_rank)
 
 __all__ = [
-    'UserInputError', 'build_runner', 'check_data', 'enable_amp',
+    'build_runner', 'check_data', 'check_input_padding', 'enable_amp',
     'load_config', 'set_local_rank'
 ]

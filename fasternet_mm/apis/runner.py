@@ -5,6 +5,7 @@ Both serve detection (``default_scope='mmdet'``) and segmentation
 here loads and checks a config, adapts it to the machine (no GPU: ``gloo``
 for distributed runs, no AMP) and builds mmengine's Runner.
 """
+import json
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -62,7 +63,7 @@ def enable_amp(cfg: Config) -> None:
 
 
 def check_data(cfg: Config, splits: Sequence[str]) -> None:
-    """Fail early, naming the path, when a dataset's files are missing."""
+    """Fail early, naming the path, when a dataset is missing or unusable."""
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
@@ -70,25 +71,97 @@ def check_data(cfg: Config, splits: Sequence[str]) -> None:
         dataset = loader['dataset']
         while 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset...
             dataset = dataset['dataset']
+        where = f'{split}_dataloader.dataset'
         data_root = dataset.get('data_root') or ''
         if data_root and not osp.isdir(data_root):
             raise UserInputError(
                 f'{split} data root {data_root!r} does not exist (from '
-                f'{split}_dataloader.dataset.data_root); {DATA_HELP}')
+                f'{where}.data_root); {DATA_HELP}')
+        prefixes = dataset.get('data_prefix') or {}
+        for key, sub in prefixes.items():
+            path = osp.join(data_root, sub)
+            if not osp.isdir(path):
+                raise UserInputError(
+                    f'{split} {key} folder {path!r} does not exist (from '
+                    f'{where}.data_prefix.{key}); {DATA_HELP}')
         ann_file = dataset.get('ann_file')
         if ann_file:
             ann_path = osp.join(data_root, ann_file)
             if not osp.isfile(ann_path):
                 raise UserInputError(
                     f'{split} annotation file {ann_path!r} does not exist '
-                    f'(from {split}_dataloader.dataset.ann_file); {DATA_HELP}')
-        for key, sub in (dataset.get('data_prefix') or {}).items():
-            path = osp.join(data_root, sub)
-            if not osp.isdir(path):
+                    f'(from {where}.ann_file); {DATA_HELP}')
+            if ann_path.endswith('.json'):
+                _check_coco_json(ann_path, split, dataset)
+        elif 'img_path' in prefixes:  # segmentation: one image per file
+            img_dir = osp.join(data_root, prefixes['img_path'])
+            suffix = dataset.get('img_suffix', '.jpg')
+            if not any(f.endswith(suffix) for f in os.listdir(img_dir)):
                 raise UserInputError(
-                    f'{split} {key} folder {path!r} does not exist (from '
-                    f'{split}_dataloader.dataset.data_prefix.{key}); '
-                    f'{DATA_HELP}')
+                    f'{split} dataset is empty: no *{suffix} image in '
+                    f'{img_dir!r}; {DATA_HELP}')
+
+
+# Files above this size (full COCO) are only checked to be a JSON object.
+_FULL_CHECK_BYTES = 64 << 20
+
+
+def _check_coco_json(path: str, split: str, dataset: dict) -> None:
+    with open(path, 'rb') as f:
+        head = f.read(4096).lstrip()
+    if not head.startswith(b'{'):
+        raise UserInputError(
+            f'{split} annotation file {path!r} is not COCO JSON (it does not '
+            "start with '{'); convert it to COCO format (images, "
+            'annotations, categories)')
+    if osp.getsize(path) > _FULL_CHECK_BYTES:
+        return
+    try:
+        with open(path, encoding='utf-8') as f:
+            coco = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserInputError(
+            f'{split} annotation file {path!r} is not valid JSON ({e})')
+    missing = [
+        k for k in ('images', 'annotations', 'categories')
+        if not isinstance(coco.get(k), list)
+    ]
+    if missing:
+        raise UserInputError(
+            f'{split} annotation file {path!r} is not COCO JSON: it lacks '
+            f'the list(s) {missing}; COCO files hold images, annotations and '
+            'categories')
+    if not coco['images']:
+        raise UserInputError(
+            f'{split} dataset is empty: {path!r} lists no images')
+    filter_cfg = dataset.get('filter_cfg') or {}
+    if filter_cfg.get('filter_empty_gt') and not coco['annotations'] and \
+            not dataset.get('test_mode', False):
+        raise UserInputError(
+            f'{split} dataset is empty after filtering: {path!r} has no '
+            'annotations and filter_cfg.filter_empty_gt=True drops every '
+            'image')
+
+
+def check_input_padding(cfg: Config) -> None:
+    """FasterNet's stem and merging layers floor odd sizes: inputs must be
+    padded to a multiple of 32 for the stride-32 features to stay aligned."""
+    preprocessor = cfg.model.get('data_preprocessor') or {}
+    if cfg.default_scope == 'mmdet':
+        divisor = preprocessor.get('pad_size_divisor', 1)
+        if divisor % 32:
+            raise UserInputError(
+                f'model.data_preprocessor.pad_size_divisor is {divisor}: '
+                'images of a size not divisible by 32 would be floored by '
+                'the backbone and misalign its features; set '
+                'pad_size_divisor=32')
+    else:
+        size = preprocessor.get('size')
+        if size and any(s % 32 for s in size):
+            raise UserInputError(
+                f'model.data_preprocessor.size is {tuple(size)}: training '
+                'crops must be divisible by 32 for FasterNet; use e.g. '
+                '(512, 512)')
 
 
 def build_runner(cfg: Config) -> Runner:

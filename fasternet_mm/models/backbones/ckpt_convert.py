@@ -16,22 +16,24 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ...errors import ConfigTypeError, ConfigValueError
+
 HEAD_PREFIXES = ('avgpool_pre_head.', 'head.', 'conv_head.', 'classifier.')
 _OFFICIAL_MERGE = re.compile(r'^stages\.(\d+)\.(reduction|norm)\.')
 
 
 def _unwrap(ckpt) -> Dict[str, torch.Tensor]:
     if not isinstance(ckpt, dict):
-        raise TypeError(
-            f'expected a checkpoint dict or state dict, got '
-            f'{type(ckpt).__name__}')
+        raise ConfigTypeError(f'expected a checkpoint dict or state dict, got '
+                              f'{type(ckpt).__name__}')
     for key in ('state_dict', 'model'):
         if key in ckpt and isinstance(ckpt[key], dict):
             return ckpt[key]
     return ckpt
 
 
-def _strip_prefixes(state_dict: Dict, prefix: Optional[str]) -> Tuple[Dict, int]:
+def _strip_prefixes(state_dict: Dict,
+                    prefix: Optional[str]) -> Tuple[Dict, int]:
     """Drop ``module.`` and select the backbone of a whole model.
 
     Returns the backbone's tensors and how many other tensors (neck, heads)
@@ -49,7 +51,8 @@ def _strip_prefixes(state_dict: Dict, prefix: Optional[str]) -> Tuple[Dict, int]
     selected = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
                            if k.startswith(prefix))
     if not selected:
-        raise ValueError(f'no key in the checkpoint starts with {prefix!r}')
+        raise ConfigValueError(
+            f'no key in the checkpoint starts with {prefix!r}')
     return selected, len(state_dict) - len(selected)
 
 
@@ -60,8 +63,8 @@ def _official_to_native(key: str) -> str:
     m = _OFFICIAL_MERGE.match(key)
     if m:
         idx = int(m.group(1))
-        return f'stages.{(idx + 1) // 2}.downsample.' + key[len(
-            f'stages.{idx}.'):]
+        return f'stages.{(idx + 1) // 2}.downsample.' + key[
+            len(f'stages.{idx}.'):]
     m = re.match(r'^stages\.(\d+)\.blocks\.', key)
     if m:
         idx = int(m.group(1))
@@ -125,7 +128,7 @@ def convert_fasternet_checkpoint(
         del converted[k]
     unexpected = [k for k in converted if k not in model_state]
     if unexpected:
-        raise ValueError(
+        raise ConfigValueError(
             f'{source}: {len(unexpected)} key(s) fit no FasterNet parameter: '
             f'{_summarise(unexpected)}. Is it a FasterNet checkpoint, and of '
             f'the arch you built?')
@@ -135,7 +138,7 @@ def convert_fasternet_checkpoint(
         if v.shape != model_state[k].shape
     ]
     if mismatched:
-        raise ValueError(
+        raise ConfigValueError(
             f'{source}: shape mismatch for {len(mismatched)} key(s): '
             f'{_summarise(mismatched, 3)}. The checkpoint is for another '
             f'FasterNet arch: set `arch` to the one it was trained with.')
@@ -143,7 +146,7 @@ def convert_fasternet_checkpoint(
     new = [k for k in missing if re.match(r'^norm\d+\.', k)]
     missing_trunk = [k for k in missing if k not in new]
     if missing_trunk:
-        raise ValueError(
+        raise ConfigValueError(
             f'{source}: the checkpoint lacks {len(missing_trunk)} FasterNet '
             f'parameter(s): {_summarise(missing_trunk)}. It holds a different '
             f'arch (depths) or a truncated model.')

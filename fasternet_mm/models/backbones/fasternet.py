@@ -25,6 +25,7 @@ from mmengine.model.weight_init import trunc_normal_init
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...errors import ConfigKeyError, ConfigTypeError, ConfigValueError
 from .ckpt_convert import convert_fasternet_checkpoint
 
 
@@ -87,7 +88,8 @@ class FasterNetBlock(nn.Module):
             nn.Conv2d(dim, hidden, 1, bias=deploy), norm,
             build_activation_layer(act_cfg),
             nn.Conv2d(hidden, dim, 1, bias=False))
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = DropPath(
+            drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
 
@@ -117,8 +119,12 @@ class ConvNorm(nn.Module):
         self.conv_name = conv_name
         self.add_module(
             conv_name,
-            nn.Conv2d(in_channels, out_channels, kernel_size, kernel_size,
-                      bias=deploy))
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                kernel_size,
+                bias=deploy))
         self.norm = nn.Identity() if deploy else build_norm_layer(
             norm_cfg, out_channels)[1]
 
@@ -146,9 +152,15 @@ def _fuse_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
     scale = bn.weight / std if bn.affine else 1. / std
     shift = bn.bias - bn.running_mean * scale if bn.affine else \
         -bn.running_mean * scale
-    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                      conv.stride, conv.padding, conv.dilation, conv.groups,
-                      bias=True).to(conv.weight)
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True).to(conv.weight)
     fused.weight.data.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
     bias = conv.bias * scale if conv.bias is not None else 0.
     fused.bias.data.copy_(shift + bias)
@@ -181,12 +193,18 @@ class FasterNet(BaseModule):
     """
     # Activation per preset follows the paper: GELU for T0/T1, ReLU above.
     arch_settings = {
-        't0': dict(embed_dim=40, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),
-        't1': dict(embed_dim=64, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),
-        't2': dict(embed_dim=96, depths=(1, 2, 8, 2), act_cfg=dict(type='ReLU')),
-        's': dict(embed_dim=128, depths=(1, 2, 13, 2), act_cfg=dict(type='ReLU')),
-        'm': dict(embed_dim=144, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),
-        'l': dict(embed_dim=192, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),
+        't0':
+        dict(embed_dim=40, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),
+        't1':
+        dict(embed_dim=64, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),
+        't2':
+        dict(embed_dim=96, depths=(1, 2, 8, 2), act_cfg=dict(type='ReLU')),
+        's':
+        dict(embed_dim=128, depths=(1, 2, 13, 2), act_cfg=dict(type='ReLU')),
+        'm':
+        dict(embed_dim=144, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),
+        'l':
+        dict(embed_dim=192, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),
     }
     arch_defaults = dict(mlp_ratio=2., n_div=4)
     num_stages = 4
@@ -205,14 +223,14 @@ class FasterNet(BaseModule):
                  init_cfg: Optional[dict] = None,
                  **kwargs):
         if kwargs:
-            raise TypeError(self._unexpected_kwargs_message(kwargs))
+            raise ConfigTypeError(self._unexpected_kwargs_message(kwargs))
         super().__init__(init_cfg=init_cfg)
         self.arch = self._parse_arch(arch)
         if act_cfg is not None:
             self.arch['act_cfg'] = act_cfg
         self.out_indices = self._check_out_indices(out_indices)
         if not -1 <= frozen_stages <= self.num_stages:
-            raise ValueError(
+            raise ConfigValueError(
                 f'frozen_stages must be in [-1, {self.num_stages}] (-1 freezes '
                 f'nothing, 0 the stem, i the stem and stages 1..i), got '
                 f'{frozen_stages}')
@@ -256,28 +274,28 @@ class FasterNet(BaseModule):
     def _parse_arch(self, arch) -> dict:
         if isinstance(arch, str):
             if arch.lower() not in self.arch_settings:
-                raise KeyError(
+                raise ConfigKeyError(
                     f'Unknown FasterNet arch {arch!r}; valid archs are '
                     f'{list(self.arch_settings)} or a dict with keys '
                     f"'embed_dim', 'depths', 'act_cfg' (optional: "
                     f"'mlp_ratio', 'n_div')")
             return {**self.arch_defaults, **self.arch_settings[arch.lower()]}
         if not isinstance(arch, dict):
-            raise TypeError(
+            raise ConfigTypeError(
                 f'arch must be one of {list(self.arch_settings)} or a dict, '
                 f'got {type(arch).__name__}')
         required = {'embed_dim', 'depths', 'act_cfg'}
         valid = required | set(self.arch_defaults)
         if set(arch) - valid:
-            raise KeyError(
+            raise ConfigKeyError(
                 f'Unknown key(s) {sorted(set(arch) - valid)} in the FasterNet '
                 f'arch dict; valid keys are {sorted(valid)}')
         if required - set(arch):
-            raise KeyError(
+            raise ConfigKeyError(
                 f'The FasterNet arch dict lacks {sorted(required - set(arch))}'
                 f'; it needs {sorted(required)}')
         if len(arch['depths']) != self.num_stages:
-            raise ValueError(
+            raise ConfigValueError(
                 f'arch depths must have {self.num_stages} entries, got '
                 f'{tuple(arch["depths"])}')
         return {**self.arch_defaults, **arch}
@@ -286,9 +304,9 @@ class FasterNet(BaseModule):
         if isinstance(out_indices, int):
             out_indices = (out_indices, )
         out_indices = tuple(out_indices)
-        if (not out_indices or len(set(out_indices)) != len(out_indices) or
-                any(not 0 <= i < self.num_stages for i in out_indices)):
-            raise ValueError(
+        if (not out_indices or len(set(out_indices)) != len(out_indices)
+                or any(not 0 <= i < self.num_stages for i in out_indices)):
+            raise ConfigValueError(
                 f'out_indices must be distinct stage indices in '
                 f'{list(range(self.num_stages))} (strides 4, 8, 16, 32), got '
                 f'{out_indices}')
@@ -302,10 +320,12 @@ class FasterNet(BaseModule):
         ]
         msg = (f'FasterNet got unexpected argument(s) {sorted(kwargs)}; valid '
                f'arguments are {valid}.')
-        resnet_keys = {'depth', 'num_stages', 'strides', 'dilations', 'style',
-                       'deep_stem', 'avg_down', 'dcn', 'stage_with_dcn',
-                       'plugins', 'zero_init_residual', 'pretrained', 'stem_channels',
-                       'base_channels', 'contract_dilation', 'conv_cfg'}
+        resnet_keys = {
+            'depth', 'num_stages', 'strides', 'dilations', 'style',
+            'deep_stem', 'avg_down', 'dcn', 'stage_with_dcn', 'plugins',
+            'zero_init_residual', 'pretrained', 'stem_channels',
+            'base_channels', 'contract_dilation', 'conv_cfg'
+        }
         if set(kwargs) & resnet_keys:
             msg += (' These look inherited from a ResNet base config: replace '
                     "the backbone with dict(_delete_=True, type='FasterNet', "
@@ -360,8 +380,8 @@ class FasterNet(BaseModule):
             return self
         self.eval()
         convnorms = [self.patch_embed] + [
-            s.downsample for s in self.stages if isinstance(s.downsample,
-                                                            ConvNorm)
+            s.downsample
+            for s in self.stages if isinstance(s.downsample, ConvNorm)
         ]
         for m in convnorms:
             conv = getattr(m, m.conv_name)
@@ -391,7 +411,7 @@ class FasterNet(BaseModule):
             super().init_weights()
             return
         if 'checkpoint' not in self.init_cfg:
-            raise KeyError(
+            raise ConfigKeyError(
                 "init_cfg=dict(type='Pretrained') needs a 'checkpoint' (a "
                 'local path or URL) for FasterNet')
         self.load_pretrained(self.init_cfg['checkpoint'],

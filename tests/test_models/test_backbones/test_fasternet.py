@@ -92,7 +92,10 @@ def test_classification_logits_match_official_and_timm(golden_dir, layout):
 
 def test_whole_detector_checkpoint_loads_backbone_only(golden_dir, tmp_path):
     golden = torch.load(osp.join(golden_dir, 'fasternet_t0_det.pt'))
-    state = {f'module.backbone.{k}': v for k, v in golden['state_dict'].items()}
+    state = {
+        f'module.backbone.{k}': v
+        for k, v in golden['state_dict'].items()
+    }
     state['module.neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
     path = tmp_path / 'detector.pth'
     torch.save(dict(meta=dict(epoch=12), state_dict=state), path)
@@ -118,20 +121,26 @@ def test_conversion_report_names_dropped_and_new_keys(golden_dir):
 
 def test_conversion_rejects_other_arch_with_key_and_shapes(golden_dir):
     golden = torch.load(osp.join(golden_dir, 'fasternet_t0_det.pt'))
-    with pytest.raises(ValueError, match=r'shape mismatch .*patch_embed\.proj'
-                       r'\.weight: checkpoint \(40, 3, 4, 4\) vs model '
-                       r'\(128, 3, 4, 4\)'):
-        build_pretrained('mmdet', 's', osp.join(golden_dir,
-                                                'fasternet_t0_det.pt'))
+    with pytest.raises(
+            ValueError,
+            match=r'shape mismatch .*patch_embed\.proj'
+            r'\.weight: checkpoint \(40, 3, 4, 4\) vs model '
+            r'\(128, 3, 4, 4\)'):
+        build_pretrained('mmdet', 's',
+                         osp.join(golden_dir, 'fasternet_t0_det.pt'))
     state = dict(golden['state_dict'])
     state['stages.0.blocks.0.extra.weight'] = torch.zeros(1)
-    with pytest.raises(ValueError, match=r'fit no FasterNet parameter: '
-                       r'stages\.0\.blocks\.0\.extra\.weight'):
+    with pytest.raises(
+            ValueError,
+            match=r'fit no FasterNet parameter: '
+            r'stages\.0\.blocks\.0\.extra\.weight'):
         convert_fasternet_checkpoint(state, FasterNet('t0').state_dict())
     del state['stages.0.blocks.0.extra.weight']
     del state['stages.6.blocks.1.mlp.3.weight']
-    with pytest.raises(ValueError, match=r'lacks 1 FasterNet parameter\(s\): '
-                       r'stages\.3\.blocks\.1\.mlp\.3\.weight'):
+    with pytest.raises(
+            ValueError,
+            match=r'lacks 1 FasterNet parameter\(s\): '
+            r'stages\.3\.blocks\.1\.mlp\.3\.weight'):
         convert_fasternet_checkpoint(state, FasterNet('t0').state_dict())
 
 
@@ -160,10 +169,9 @@ def test_preset_output_shapes_on_odd_input(arch):
     c = FasterNet.arch_settings[arch]['embed_dim']
     with torch.no_grad():
         outs = model(torch.rand(1, 3, 67, 99))
-    assert [tuple(o.shape) for o in outs] == [(1, c, 16, 24),
-                                              (1, 2 * c, 8, 12),
-                                              (1, 4 * c, 4, 6),
-                                              (1, 8 * c, 2, 3)]
+    assert [tuple(o.shape)
+            for o in outs] == [(1, c, 16, 24), (1, 2 * c, 8, 12),
+                               (1, 4 * c, 4, 6), (1, 8 * c, 2, 3)]
     assert model.out_channels == (c, 2 * c, 4 * c, 8 * c)
 
 
@@ -201,8 +209,9 @@ def test_dict_arch_accepts_mlp_ratio_and_n_div():
 ])
 def test_norm_cfg_builds_every_norm(norm_cfg, norm_type):
     model = FasterNet(TINY, norm_cfg=norm_cfg)
-    norms = [m for m in model.modules() if isinstance(m, (nn.GroupNorm,
-                                                          _BatchNorm))]
+    norms = [
+        m for m in model.modules() if isinstance(m, (nn.GroupNorm, _BatchNorm))
+    ]
     assert len(norms) == 1 + 3 + 5 + 4  # stem, merges, blocks, outputs
     assert all(isinstance(m, norm_type) for m in norms)
 
@@ -261,8 +270,8 @@ def test_with_cp_gives_same_outputs_and_gradients():
         xi = x.clone().requires_grad_()
         outs = model(xi)
         sum(o.sum() for o in outs).backward()
-        grads.append((outs, xi.grad,
-                      [p.grad.clone() for p in model.parameters()]))
+        grads.append(
+            (outs, xi.grad, [p.grad.clone() for p in model.parameters()]))
     (o1, g1, p1), (o2, g2, p2) = grads
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(o1, o2))
     assert torch.allclose(g1, g2, atol=1e-6)
@@ -354,8 +363,9 @@ def test_pretrained_without_checkpoint_is_an_error():
 def test_missing_pretrained_file_names_the_path(tmp_path):
     path = str(tmp_path / 'fasternet_t0-epoch.281-val_acc1.71.9180.pth')
     model = FasterNet('t0', init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(fasternet_mm.checkpoint.CheckpointError,
-                       match='fasternet_t0-epoch.281.*does not exist'):
+    with pytest.raises(
+            fasternet_mm.checkpoint.CheckpointError,
+            match='fasternet_t0-epoch.281.*does not exist'):
         model.init_weights()
 
 
