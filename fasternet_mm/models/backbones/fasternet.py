@@ -231,8 +231,9 @@ class FasterNet(BaseModule):
         self.out_indices = self._check_out_indices(out_indices)
         if not -1 <= frozen_stages <= self.num_stages:
             raise ConfigValueError(
-                f'frozen_stages must be in [-1, {self.num_stages}] (-1 freezes '
-                f'nothing, 0 the stem, i the stem and stages 1..i), got '
+                f'frozen_stages must be in [-1, {self.num_stages}] (-1 '
+                f'freezes nothing, 0 the stem, i the stem and stages 1..i), '
+                f'got '
                 f'{frozen_stages}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
