@@ -192,20 +192,16 @@ class FasterNet(BaseModule):
             loads official, timm / Hugging Face or whole-detector checkpoints.
     """
     # Activation per preset follows the paper: GELU for T0/T1, ReLU above.
+    # yapf: disable
     arch_settings = {
-        't0':
-        dict(embed_dim=40, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),
-        't1':
-        dict(embed_dim=64, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),
-        't2':
-        dict(embed_dim=96, depths=(1, 2, 8, 2), act_cfg=dict(type='ReLU')),
-        's':
-        dict(embed_dim=128, depths=(1, 2, 13, 2), act_cfg=dict(type='ReLU')),
-        'm':
-        dict(embed_dim=144, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),
-        'l':
-        dict(embed_dim=192, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),
+        't0': dict(embed_dim=40, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),  # noqa: E501
+        't1': dict(embed_dim=64, depths=(1, 2, 8, 2), act_cfg=dict(type='GELU')),  # noqa: E501
+        't2': dict(embed_dim=96, depths=(1, 2, 8, 2), act_cfg=dict(type='ReLU')),  # noqa: E501
+        's': dict(embed_dim=128, depths=(1, 2, 13, 2), act_cfg=dict(type='ReLU')),  # noqa: E501
+        'm': dict(embed_dim=144, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),  # noqa: E501
+        'l': dict(embed_dim=192, depths=(3, 4, 18, 3), act_cfg=dict(type='ReLU')),  # noqa: E501
     }
+    # yapf: enable
     arch_defaults = dict(mlp_ratio=2., n_div=4)
     num_stages = 4
 
@@ -233,8 +229,7 @@ class FasterNet(BaseModule):
             raise ConfigValueError(
                 f'frozen_stages must be in [-1, {self.num_stages}] (-1 '
                 f'freezes nothing, 0 the stem, i the stem and stages 1..i), '
-                f'got '
-                f'{frozen_stages}')
+                f'got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.norm_cfg = norm_cfg
