@@ -45,10 +45,23 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     if not torch.cuda.is_available():
-        # NCCL needs GPUs; gloo runs PyTorch distributed on CPUs.
+        # NCCL and SyncBN need GPUs; gloo runs PyTorch distributed on CPUs.
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        _sync_bn_to_bn(cfg.model)
     return cfg
+
+
+def _sync_bn_to_bn(node) -> None:
+    """Turn every ``SyncBN`` norm config under ``node`` into ``BN``."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _sync_bn_to_bn(value)
 
 
 def enable_amp(cfg: Config) -> None:
