@@ -2,18 +2,23 @@
 
 Both serve detection (``default_scope='mmdet'``) and segmentation
 (``default_scope='mmseg'``) configs; the config's scope decides. The code
-here loads and checks a config, adapts it to the machine (no GPU: ``gloo``
-for distributed runs, no AMP) and builds mmengine's Runner.
+here loads and checks a config and its data, adapts it to the machine (no
+GPU: ``gloo`` for distributed runs, BN for SyncBN, no AMP) and builds a
+Runner that refuses checkpoints which do not fit the model.
 """
 import json
 import os
 import os.path as osp
+import re
 from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 
 from ..errors import UserInputError
 
@@ -177,10 +182,79 @@ def check_input_padding(cfg: Config) -> None:
                 '(512, 512)')
 
 
+class CheckedRunner(Runner):
+    """mmengine's Runner that refuses checkpoints which do not fit.
+
+    mmengine loads ``load_from`` non-strictly: a checkpoint of another model
+    only logs warnings and training goes on from random weights. Here a
+    checkpoint that fits less than half of the model's tensors is an error,
+    and ``--resume`` needs a training checkpoint (meta, optimizer).
+    """
+    min_fit = 0.5
+    resume_keys = ('meta', 'state_dict', 'optimizer', 'message_hub')
+
+    def resume(self, filename, *args, **kwargs):
+        self._resuming = filename
+        try:
+            return super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = None
+
+    def load_checkpoint(self,
+                        filename,
+                        map_location='cpu',
+                        strict=False,
+                        revise_keys=[(r'^module.', '')]):
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        if not isinstance(checkpoint, dict):
+            raise UserInputError(
+                f'checkpoint {filename!r} holds a {type(checkpoint).__name__}'
+                ', not a state dict')
+        if getattr(self, '_resuming', None) == filename:
+            missing = [k for k in self.resume_keys if k not in checkpoint]
+            if missing:
+                raise UserInputError(
+                    f'--resume {filename!r}: not a training checkpoint of '
+                    f'mmengine (it lacks {missing}); to start from its '
+                    f'weights use load_from={filename!r} (without --resume)')
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        self._check_fit(filename, checkpoint, model.state_dict(), revise_keys)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    def _check_fit(self, filename, checkpoint, model_state, revise_keys):
+        state = checkpoint.get('state_dict', checkpoint)
+        keys = {}
+        for key, value in state.items():
+            for pattern, repl in revise_keys:
+                key = re.sub(pattern, repl, key)
+            keys[key] = value
+        fit = [
+            k for k, v in model_state.items()
+            if k in keys and getattr(keys[k], 'shape', None) == v.shape
+        ]
+        if len(fit) < self.min_fit * len(model_state):
+            unexpected = [k for k in keys if k not in model_state][:3]
+            missing = [k for k in model_state if k not in keys][:3]
+            raise UserInputError(
+                f'checkpoint {filename!r} does not fit this model: only '
+                f'{len(fit)} of its {len(model_state)} tensors match by name '
+                f'and shape (checkpoint has e.g. {unexpected}, the model '
+                f'needs e.g. {missing}). Is it for another model or config? '
+                'Backbone-only weights (ImageNet) go in '
+                "model.backbone.init_cfg=dict(type='Pretrained', "
+                'checkpoint=...).')
+
+
 def build_runner(cfg: Config) -> Runner:
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return CheckedRunner.from_cfg(cfg)
 
 
 def set_local_rank(local_rank: int) -> None:
