@@ -14,3 +14,40 @@ def golden_dir():
         pytest.fail(f'golden data not found at {GOLDEN_DIR}; set '
                     'FASTERNET_MM_GOLDEN to the folder holding the .pt files')
     return GOLDEN_DIR
+
+
+def load_tool(name):
+    """Import ``tools/<name>.py`` (tools are scripts, not a package)."""
+    import importlib.util
+    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'tools_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DET_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
+                           'mask_rcnn_fasternet_t0_coco_demo.py')
+
+
+def coco_options(root, batch_size=2):
+    """``--cfg-options`` pointing the detection demo config at ``root``."""
+    opts = [f'train_dataloader.batch_size={batch_size}']
+    for split in ('train', 'val', 'test'):
+        opts += [
+            f'{split}_dataloader.dataset.data_root={root}/',
+            f'{split}_dataloader.num_workers=0',
+            f'{split}_dataloader.persistent_workers=False',
+        ]
+    ann = f'{root}/annotations/instances_val2017.json'
+    return opts + [f'val_evaluator.ann_file={ann}',
+                   f'test_evaluator.ann_file={ann}']
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory):
+    """A 6 + 3 image COCO-format set of 64x64 synthetic scenes."""
+    from fasternet_mm.datasets import make_coco_demo
+    root = str(tmp_path_factory.mktemp('coco_tiny'))
+    make_coco_demo(root, num_train=6, num_val=3, img_size=64, progress=False)
+    return root

@@ -36,7 +36,10 @@ def load_config(path: str,
         raise UserInputError(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        try:
+            cfg.merge_from_dict(cfg_options)
+        except (TypeError, KeyError, ValueError) as e:
+            raise UserInputError(f'--cfg-options cannot be applied: {e}')
     scope = cfg.get('default_scope')
     if scope not in SCOPES:
         raise UserInputError(
