@@ -1,0 +1,12 @@
+# Mask R-CNN + FPN with FasterNet-T1 on COCO, 1x. The paper publishes no
+# detector for T0-T2: the S recipe (AdamW, lr 2e-4) with less drop path.
+_base_ = './mask_rcnn_fasternet_s.py'
+
+# https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth
+pretrained = 'checkpoints/fasternet_t1-epoch.291-val_acc1.76.2180.pth'
+model = dict(
+    backbone=dict(
+        arch='t1',
+        drop_path_rate=0.05,
+        init_cfg=dict(checkpoint=pretrained)),
+    neck=dict(in_channels=[64, 128, 256, 512]))

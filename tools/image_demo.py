@@ -1,0 +1,76 @@
+"""Draw a detector's boxes and masks on an image.
+
+    python tools/image_demo.py demo.jpg configs/mask_rcnn_fasternet_s.py \
+        work_dirs/mask_rcnn_fasternet_s/epoch_12.pth --out-file result.jpg
+
+MMDetection's ``DetInferencer`` behind a small CLI; the class names come from
+the checkpoint (saved by tools/train.py), the colours from the config.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import mmcv
+
+import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Draw the boxes and masks a detector finds in an image')
+    parser.add_argument('img', help='image file')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out-file',
+        default='outputs/image_demo.jpg',
+        help='where to write the picture')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3, help='lowest score drawn')
+    parser.add_argument(
+        '--print-result',
+        action='store_true',
+        help='also print the labels, scores and boxes')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for kind, path in (('image', args.img), ('config', args.config),
+                       ('checkpoint', args.checkpoint)):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{kind} file {path!r} does not exist')
+    from mmdet.apis import DetInferencer
+    inferencer = DetInferencer(
+        model=args.config,
+        weights=args.checkpoint,
+        device=args.device,
+        show_progress=False)
+    result = inferencer(
+        args.img,
+        return_vis=True,
+        no_save_vis=True,
+        pred_score_thr=args.score_thr)
+    pred = result['predictions'][0]
+    if args.print_result:
+        classes = inferencer.model.dataset_meta['classes']
+        for label, score, box in zip(pred['labels'], pred['scores'],
+                                     pred['bboxes']):
+            if score >= args.score_thr:
+                print(f'{classes[label]:>12s} {score:.3f} '
+                      f'[{", ".join(f"{v:.1f}" for v in box)}]')
+    os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
+    mmcv.imwrite(mmcv.rgb2bgr(result['visualization'][0]), args.out_file)
+    kept = sum(s >= args.score_thr for s in pred['scores'])
+    print(f'{kept} object(s) with score >= {args.score_thr}; picture saved '
+          f'to {args.out_file}')
+    return args.out_file
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except FileNotFoundError as e:
+        sys.exit(f'error: {e}')
