@@ -1,0 +1,3 @@
+from .hooks import FasterNetDeployHook
+
+__all__ = ['FasterNetDeployHook']

@@ -1,0 +1,72 @@
+"""get_flops reproduces the paper's counts; benchmark runs end to end."""
+import json
+
+import pytest
+from conftest import DET_DEMO_CONFIG, load_tool
+
+get_flops = load_tool('analysis_tools/get_flops')
+benchmark = load_tool('analysis_tools/benchmark')
+
+
+@pytest.mark.parametrize('arch, params, fused, unfused', [
+    ('t0', 3.905, 0.335, 0.338),
+    ('s', 31.181, 4.550, 4.560),
+])
+def test_get_flops_reproduces_the_papers_table(arch, params, fused, unfused):
+    r = get_flops.get_flops(arch, with_cls_head=True)
+    assert r['shape'] == (224, 224)
+    assert round(r['params'] / 1e6, 3) == params
+    assert round(r['flops_fused'] / 1e9, 3) == fused
+    assert round(r['flops'] / 1e9, 3) == unfused
+
+
+def test_get_flops_backbone_counts_output_norms_but_no_head():
+    backbone = get_flops.get_flops('t0')
+    cls = get_flops.get_flops('t0', with_cls_head=True)
+    assert backbone['params'] < cls['params'] - 1e6  # head: 1.3M + 1.3M
+    assert backbone['flops'] > backbone['flops_fused']
+
+
+def test_get_flops_counts_a_detector_config():
+    r = get_flops.get_flops(DET_DEMO_CONFIG, shape=(128, 160))
+    backbone = get_flops.get_flops('t0', shape=(128, 160))
+    assert r['shape'] == (128, 160)
+    # plus the FPN, RPN and RoI heads
+    assert r['params'] > backbone['params'] + 1e6
+    assert r['flops'] > backbone['flops'] + 1e9
+    assert r['flops_fused'] < r['flops']
+
+
+def test_get_flops_rejects_unknown_models():
+    with pytest.raises(ValueError, match='neither a FasterNet preset'):
+        get_flops.get_flops('resnet50')
+
+
+def test_benchmark_tiny_run_writes_json_and_plot(tmp_path):
+    out, png = tmp_path / 'bench.json', tmp_path / 'bench.png'
+    benchmark.main([
+        '--backbones', 't0', 'resnet18', '--modes', 'eager', 'deploy',
+        '--formats', 'nchw', 'channels_last', '--dtypes', 'fp32', 'fp16',
+        '--shape', '64', '64', '--iters', '1', '--warmup', '0', '--rounds',
+        '2', '--det-configs', DET_DEMO_CONFIG, '--det-modes', 'eager',
+        '--det-shape', '64', '64', '--device', 'cpu', '--out', str(out),
+        '--plot', str(png)
+    ])
+    data = json.loads(out.read_text())
+    rows = data['results']
+    backbones = [r for r in rows if r['kind'] == 'backbone']
+    assert len(backbones) == 2 * 2 * 2  # fp16 is skipped on CPU
+    assert {r['dtype'] for r in rows} == {'fp32'}
+    assert {(r['model'], r['mode'], r['memory_format'])
+            for r in backbones} >= {('t0', 'deploy', 'channels_last'),
+                                    ('resnet18', 'eager', 'nchw')}
+    assert [r['model'] for r in rows if r['kind'] == 'detector'] == [
+        'mask_rcnn_fasternet_t0_coco_demo'
+    ]
+    for r in rows:
+        assert r['iters'] == 2 and r['latency_ms'] > 0
+        assert r['throughput'] == pytest.approx(1e3 / r['latency_ms'],
+                                                rel=1e-3)
+    assert data['environment']['device'] == 'cpu'
+    assert data['environment']['threads'] >= 1
+    assert png.read_bytes()[:4] == b'\x89PNG'
