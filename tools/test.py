@@ -30,8 +30,9 @@ def parse_args(argv=None):
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='save painted predictions in this directory (relative to '
-        'work_dir/timestamp)')
+        help='save painted predictions in this directory (detection: '
+        'relative to work_dir/timestamp; segmentation: under '
+        'DIR/vis_data/vis_image)')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -46,6 +47,11 @@ def parse_args(argv=None):
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation (flip)')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='fold the FasterNet backbone\'s norms into its convs (deploy '
+        'mode) after loading the checkpoint')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     set_local_rank(args.local_rank)
@@ -115,6 +121,10 @@ def main(argv=None):
         enable_visualization(cfg, args)
     if args.tta:
         enable_tta(cfg)
+    if args.deploy:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='FasterNetDeployHook')
+        ]
     if args.out is not None and cfg.default_scope == 'mmseg':
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True

@@ -6,6 +6,7 @@ here loads and checks a config and its data, adapts it to the machine (no
 GPU: ``gloo`` for distributed runs, BN for SyncBN, no AMP) and builds a
 Runner that refuses checkpoints which do not fit the model.
 """
+import datetime
 import json
 import os
 import os.path as osp
@@ -254,7 +255,36 @@ class CheckedRunner(Runner):
                 'checkpoint=...).')
 
 
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Prepare a distributed run on machines without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` first, which a
+    CPU build of torch lacks, so the ``gloo`` process group is started here
+    (the Runner skips its own init when one exists); and DDP must not get
+    GPU ``device_ids``.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available() or \
+            torch.distributed.is_initialized():
+        return
+    if cfg.launcher != 'pytorch':
+        raise UserInputError(
+            f'--launcher {cfg.launcher} needs GPUs here; on CPUs start the '
+            'processes with torchrun (tools/dist_train.sh, --launcher '
+            'pytorch)')
+    kwargs = dict(cfg.env_cfg.get('dist_cfg', {}))
+    kwargs.pop('backend', None)
+    if 'timeout' in kwargs:
+        kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+    torch.distributed.init_process_group(backend='gloo', **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = dict(wrapper, device_ids=None)
+
+
 def build_runner(cfg: Config) -> Runner:
+    setup_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return CheckedRunner.from_cfg(cfg)

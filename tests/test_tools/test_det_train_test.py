@@ -91,6 +91,24 @@ def test_test_tool_reports_coco_bbox_and_segm_ap(first_epoch, tiny_coco,
     assert mmcv.imread(pictures[0]).shape[2] == 3
 
 
+def test_test_tool_deploy_mode_gives_the_same_metrics(first_epoch, tiny_coco,
+                                                      tmp_path):
+    metrics = []
+    for extra in ([], ['--deploy']):
+        work_dir = tmp_path / f'work{len(extra)}'
+        out = run_tool('test.py', DET_DEMO_CONFIG,
+                       str(first_epoch / 'epoch_1.pth'), '--work-dir',
+                       str(work_dir), *extra, '--cfg-options',
+                       *coco_options(tiny_coco))
+        assert ('FasterNet switched to deploy mode' in out) == bool(extra)
+        [metrics_file] = glob.glob(str(work_dir / '*' / '*.json'))
+        with open(metrics_file) as f:
+            metrics.append(json.load(f))
+    plain, deployed = metrics
+    for key in METRICS:
+        assert abs(plain[key] - deployed[key]) <= 0.002, key
+
+
 def test_resume_continues_at_the_next_iteration_with_optimizer_state(
         first_epoch, tiny_coco, tmp_path):
     work_dir = tmp_path / 'work_dir'
