@@ -122,9 +122,8 @@ def main(argv=None):
     if args.tta:
         enable_tta(cfg)
     if args.deploy:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='FasterNetDeployHook')
-        ]
+        cfg.custom_hooks = list(cfg.get(
+            'custom_hooks', [])) + [dict(type='FasterNetDeployHook')]
     if args.out is not None and cfg.default_scope == 'mmseg':
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True

@@ -1,5 +1,5 @@
 # The embedded demo: Mask R-CNN with FasterNet-T0, trained from scratch on
-# the synthetic COCO-format shapes set (tools/misc/make_coco_demo.py) in a
+# the synthetic COCO-format shapes set (tools/misc/make_demo_data.py coco) in a
 # few minutes on 2 CPU cores. Same detector as mask_rcnn_fasternet_t0.py,
 # with 160x160 images, slimmer heads (FPN width 128, fewer proposals and RoI
 # samples) and a short, higher-lr schedule. Run it with `make demo`.

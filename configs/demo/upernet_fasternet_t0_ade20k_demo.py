@@ -1,5 +1,5 @@
 # The segmentation demo: UperNet + FasterNet-T0 trained from scratch on the
-# synthetic ADE20K-format set of tools/misc/make_ade20k_demo.py (128x128
+# synthetic ADE20K-format set of tools/misc/make_demo_data.py ade20k (128x128
 # shape scenes, 4 shape classes + background) in a few minutes on 2 CPU
 # cores. Run it with `make demo-seg` (tools/demo/seg_demo.sh).
 # Differences from the ADE20K config: the data, 128x128 crops, narrower

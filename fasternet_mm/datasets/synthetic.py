@@ -1,4 +1,4 @@
-"""Deterministic synthetic scenes: the demo data for detection and segmentation.
+"""Deterministic synthetic scenes: demo data for detection and segmentation.
 
 COCO and ADE20K are large downloads; the demos train on small sets of
 simple shapes instead. A scene is an image with non-overlapping objects of
@@ -59,7 +59,9 @@ def random_scene(rng: np.random.Generator,
         radius = rng.uniform(min_radius, max_radius) * side
         cx = rng.uniform(radius, width - radius)
         cy = rng.uniform(radius, height - radius)
-        if any(np.hypot(cx - x, cy - y) < radius + r + 2 for x, y, r in placed):
+        if any(
+                np.hypot(cx - x, cy - y) < radius + r + 2
+                for x, y, r in placed):
             continue
         label = int(rng.integers(len(SHAPES)))
         poly = shape_polygon(SHAPES[label], (cx, cy), radius,

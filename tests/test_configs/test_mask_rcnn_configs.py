@@ -30,8 +30,10 @@ OFFICIAL_WEIGHTS = {
     'm': 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
     'l': 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
 }
-RESNET_KEYS = {'depth', 'num_stages', 'style', 'strides', 'dilations',
-               'stem_channels', 'base_channels', 'deep_stem', 'avg_down'}
+RESNET_KEYS = {
+    'depth', 'num_stages', 'style', 'strides', 'dilations', 'stem_channels',
+    'base_channels', 'deep_stem', 'avg_down'
+}
 
 
 def load(name):
@@ -60,7 +62,8 @@ def test_model_builds_and_backbone_widths_feed_the_neck(name):
     cfg = load(name)
     model = build_detector(cfg)
     assert isinstance(model.backbone, FasterNet)
-    assert list(model.backbone.out_channels) == list(cfg.model.neck.in_channels)
+    assert list(model.backbone.out_channels) == list(
+        cfg.model.neck.in_channels)
     assert model.neck.in_channels == list(model.backbone.out_channels)
 
 
@@ -112,7 +115,8 @@ def test_3x_multiscale_config_trains_36_epochs_at_several_scales():
     ]
     assert len(resize) == 1
     assert [tuple(s) for s in resize[0].scale] == [(1333, 640), (1333, 800)]
-    assert cfg.optim_wrapper.optimizer.lr == load('s').optim_wrapper.optimizer.lr
+    assert cfg.optim_wrapper.optimizer.lr == load(
+        's').optim_wrapper.optimizer.lr
 
 
 def test_demo_config_trains_t0_from_scratch_on_the_demo_set():
@@ -123,8 +127,13 @@ def test_demo_config_trains_t0_from_scratch_on_the_demo_set():
         cfg.train_dataloader.dataset.metainfo.classes) == 4
     assert cfg.randomness.seed is not None
     metainfo = cfg.train_dataloader.dataset.metainfo
-    assert {k: list(v) for k, v in metainfo.items()} == {
-        k: list(v) for k, v in coco_demo_metainfo().items()}
+    assert {
+        k: list(v)
+        for k, v in metainfo.items()
+    } == {
+        k: list(v)
+        for k, v in coco_demo_metainfo().items()
+    }
 
 
 def _tiny_batch(num_classes, size=64):
@@ -151,7 +160,8 @@ def test_one_training_step_and_one_inference_step(name):
     model.train()
     data = model.data_preprocessor(_tiny_batch(num_classes), True)
     losses = model.loss(data['inputs'], data['data_samples'])
-    assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox', 'loss_mask'} <= set(losses)
+    assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox',
+            'loss_mask'} <= set(losses)
     loss, _ = model.parse_losses(losses)
     assert torch.isfinite(loss)
     loss.backward()

@@ -18,7 +18,8 @@ from fasternet_mm import FasterNet
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
-DEMO_CONFIG = osp.join(CONFIG_DIR, 'demo', 'upernet_fasternet_t0_ade20k_demo.py')
+DEMO_CONFIG = osp.join(CONFIG_DIR, 'demo',
+                       'upernet_fasternet_t0_ade20k_demo.py')
 # The official release: fasternet_s-epoch.299-val_acc1.81.2840.pth
 OFFICIAL_NAME = re.compile(
     r'^checkpoints/fasternet_(t0|t1|t2|s|m|l)-epoch\.\d+-val_acc1\.\d+\.\d+'
@@ -40,8 +41,8 @@ def build_segmentor(cfg):
 
 
 def test_every_arch_has_a_config():
-    shipped = sorted(glob.glob(osp.join(CONFIG_DIR,
-                                        'upernet_fasternet_*_ade20k.py')))
+    shipped = sorted(
+        glob.glob(osp.join(CONFIG_DIR, 'upernet_fasternet_*_ade20k.py')))
     assert shipped == sorted(config_path(a) for a in ARCHS)
 
 
@@ -58,8 +59,7 @@ def test_config_is_upernet_on_ade20k_with_fasternet(arch):
     backbone = model.backbone
     # _delete_ dropped every ResNet key of the base.
     assert set(backbone) == {
-        'type', 'arch', 'out_indices', 'norm_cfg', 'drop_path_rate',
-        'init_cfg'
+        'type', 'arch', 'out_indices', 'norm_cfg', 'drop_path_rate', 'init_cfg'
     }
     assert backbone.type == 'FasterNet' and backbone.arch == arch
     assert backbone.norm_cfg.type == 'SyncBN'
@@ -93,8 +93,8 @@ def test_checkpoint_names_match_the_detection_configs(arch):
     assert seg == det
 
 
-@pytest.mark.parametrize('path', [config_path(a) for a in ARCHS] +
-                         [DEMO_CONFIG])
+@pytest.mark.parametrize('path',
+                         [config_path(a) for a in ARCHS] + [DEMO_CONFIG])
 def test_config_builds(path):
     model = build_segmentor(Config.fromfile(path))
     assert isinstance(model.backbone, FasterNet)
@@ -106,8 +106,8 @@ def _tiny_batch(num_classes, sizes):
     inputs, samples = [], []
     gen = torch.Generator().manual_seed(0)
     for h, w in sizes:
-        inputs.append(torch.randint(0, 256, (3, h, w), generator=gen,
-                                    dtype=torch.uint8))
+        inputs.append(
+            torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8))
         sample = SegDataSample(
             metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
         label = torch.randint(0, num_classes, (1, h, w), generator=gen)

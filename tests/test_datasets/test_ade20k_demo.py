@@ -93,16 +93,16 @@ def test_rejects_bad_sizes(tmp_path, kwargs):
 
 def test_cli_writes_then_keeps_the_set(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(
-        'make_ade20k_demo', osp.join(REPO_ROOT, 'tools', 'misc',
-                                     'make_ade20k_demo.py'))
+        'make_demo_data', osp.join(REPO_ROOT, 'tools', 'misc',
+                                   'make_demo_data.py'))
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     main = cli.main
     root = str(tmp_path / 'cli')
-    main([root, '--num-train', '2', '--num-val', '1', '--img-size', '32',
-          '--no-progress'])
-    assert 'wrote 2 training + 1 validation' in capsys.readouterr().out
-    main([root])
+    main(['ade20k', root, '--num-train', '2', '--num-val', '1',
+          '--img-size', '32', '--no-progress'])
+    assert 'wrote 2 train + 1 val images' in capsys.readouterr().out
+    main(['ade20k', root])
     assert 'exists, keeping it' in capsys.readouterr().out
     assert len(_files(root, 'images', 'training', 'jpg')) == 2
 

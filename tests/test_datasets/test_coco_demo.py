@@ -119,7 +119,7 @@ def test_bad_sizes_are_rejected(tmp_path):
 def test_cli_shows_progress_and_keeps_an_existing_set(tmp_path):
     cmd = [
         sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'misc', 'make_coco_demo.py'),
+        osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_data.py'), 'coco',
         str(tmp_path), '--num-train', '4', '--num-val', '2', '--img-size',
         '64'
     ]

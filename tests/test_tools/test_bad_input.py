@@ -39,8 +39,11 @@ def coco_copy(tiny_coco, tmp_path):
 def foreign_checkpoint(tmp_path_factory):
     """A plain state dict of a model that is not this detector."""
     path = tmp_path_factory.mktemp('ckpt') / 'resnet_like.pth'
-    torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7),
-                'fc.weight': torch.zeros(10, 2048)}, path)
+    torch.save(
+        {
+            'conv1.weight': torch.zeros(64, 3, 7, 7),
+            'fc.weight': torch.zeros(10, 2048)
+        }, path)
     return str(path)
 
 
@@ -70,16 +73,18 @@ def test_bad_config_value(tiny_coco, tmp_path, option, message):
 
 
 def test_cfg_option_that_cannot_merge(tiny_coco, tmp_path):
-    with pytest.raises(UserInputError,
-                       match=r'--cfg-options cannot be applied: init_cfg='):
+    with pytest.raises(
+            UserInputError,
+            match=r'--cfg-options cannot be applied: init_cfg='):
         train(tiny_coco, tmp_path, 'model.backbone.init_cfg.type=Pretrained')
 
 
 def test_missing_data_root_names_path_and_readme_section(tmp_path):
     missing = str(tmp_path / 'no_such_coco')
-    with pytest.raises(UserInputError,
-                       match=rf"train data root '{missing}/' does not exist"
-                       r".*README section 'Datasets'"):
+    with pytest.raises(
+            UserInputError,
+            match=rf"train data root '{missing}/' does not exist"
+            r".*README section 'Datasets'"):
         train(missing, tmp_path)
 
 
@@ -92,8 +97,8 @@ def test_missing_data_root_names_path_and_readme_section(tmp_path):
      r'train dataset is empty: .* lists no images'),
 ])
 def test_bad_annotation_file(coco_copy, tmp_path, content, message):
-    (coco_copy / 'annotations' / 'instances_train2017.json').write_text(
-        content)
+    (coco_copy / 'annotations' /
+     'instances_train2017.json').write_text(content)
     with pytest.raises(UserInputError, match=message):
         train(str(coco_copy), tmp_path)
 
@@ -103,24 +108,27 @@ def test_annotations_all_filtered_is_an_empty_dataset(coco_copy, tmp_path):
     coco = json.loads(ann.read_text())
     coco['annotations'] = []
     ann.write_text(json.dumps(coco))
-    with pytest.raises(UserInputError,
-                       match='empty after filtering.*filter_empty_gt=True'):
+    with pytest.raises(
+            UserInputError,
+            match='empty after filtering.*filter_empty_gt=True'):
         train(str(coco_copy), tmp_path)
 
 
 def test_empty_segmentation_dataset(tmp_path):
     from fasternet_mm.datasets import make_ade20k_demo
     root = tmp_path / 'ade'
-    make_ade20k_demo(str(root), num_train=1, num_val=1, img_size=64,
-                     progress=False)
+    make_ade20k_demo(
+        str(root), num_train=1, num_val=1, img_size=64, progress=False)
     for img in (root / 'images' / 'training').iterdir():
         img.unlink()
     config = osp.join(REPO_ROOT, 'configs', 'demo',
                       'upernet_fasternet_t0_ade20k_demo.py')
-    with pytest.raises(UserInputError,
-                       match=r'train dataset is empty: no \*\.jpg image in'):
+    with pytest.raises(
+            UserInputError,
+            match=r'train dataset is empty: no \*\.jpg image in'):
         train_tool.main([
-            config, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+            config, '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options',
             f'train_dataloader.dataset.data_root={root}',
             f'val_dataloader.dataset.data_root={root}'
         ])
@@ -131,8 +139,8 @@ def test_bad_backbone_init_checkpoint(tiny_coco, tmp_path, kind,
                                       truncated_checkpoint,
                                       foreign_checkpoint):
     path, message = {
-        'truncated': (truncated_checkpoint,
-                      'is not a readable PyTorch checkpoint'),
+        'truncated':
+        (truncated_checkpoint, 'is not a readable PyTorch checkpoint'),
         'foreign': (foreign_checkpoint,
                     r'key\(s\) fit no FasterNet parameter: conv1.weight'),
     }[kind]
@@ -146,8 +154,8 @@ def test_bad_backbone_init_checkpoint(tiny_coco, tmp_path, kind,
 def test_bad_load_from_checkpoint(tiny_coco, tmp_path, kind,
                                   truncated_checkpoint, foreign_checkpoint):
     path, message = {
-        'truncated': (truncated_checkpoint,
-                      'is not a readable PyTorch checkpoint'),
+        'truncated':
+        (truncated_checkpoint, 'is not a readable PyTorch checkpoint'),
         'foreign': (foreign_checkpoint,
                     r'does not fit this model: only 0 of its \d+ tensors'),
     }[kind]
@@ -156,11 +164,11 @@ def test_bad_load_from_checkpoint(tiny_coco, tmp_path, kind,
 
 
 @pytest.mark.parametrize('kind', ['truncated', 'foreign'])
-def test_bad_resume_checkpoint(tiny_coco, tmp_path, kind,
-                               truncated_checkpoint, foreign_checkpoint):
+def test_bad_resume_checkpoint(tiny_coco, tmp_path, kind, truncated_checkpoint,
+                               foreign_checkpoint):
     path, message = {
-        'truncated': (truncated_checkpoint,
-                      'is not a readable PyTorch checkpoint'),
+        'truncated':
+        (truncated_checkpoint, 'is not a readable PyTorch checkpoint'),
         'foreign': (foreign_checkpoint,
                     r"not a training checkpoint of mmengine \(it lacks "
                     r"\['meta', 'state_dict', 'optimizer', 'message_hub'\]"),
@@ -182,13 +190,15 @@ def test_test_tool_rejects_foreign_checkpoint(tiny_coco, tmp_path,
 def test_scripts_print_the_error_without_traceback(tmp_path, tool,
                                                    foreign_checkpoint):
     missing = str(tmp_path / 'nowhere')
-    args = [DET_DEMO_CONFIG] + ([foreign_checkpoint] if tool == 'test' else
-                                [])
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', f'{tool}.py'), *args,
-         '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-         *coco_options(missing)],
-        capture_output=True, text=True, cwd=REPO_ROOT)
+    args = [DET_DEMO_CONFIG] + ([foreign_checkpoint] if tool == 'test' else [])
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', f'{tool}.py'), *args, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *coco_options(missing)
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=REPO_ROOT)
     assert proc.returncode == 1
     assert 'Traceback' not in proc.stderr
     split = 'train' if tool == 'train' else 'test'

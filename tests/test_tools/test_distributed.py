@@ -9,8 +9,8 @@ backbone, GN in the segmentation heads) and random RoI sampling (the
 samplers take every candidate); and each batch of 2 holds one image twice,
 so that a loss averaged over the batch (1 process) equals the average of the
 per-rank losses (2 processes) even where it is normalised by the number of
-anchors, RoIs or pixels. The runs then differ by float round-off only. SGD, not the configs' AdamW, so that the
-update follows the gradient: Adam's first steps move every weight by about
+anchors, RoIs or pixels. The runs then differ by float round-off only.
+SGD, not the configs' AdamW: Adam's first steps move every weight by about
 lr whatever the gradient's size, which hides how close the gradients are.
 """
 import json
@@ -78,18 +78,32 @@ optim_wrapper = dict(
 
 
 def run_training(config, work_dir, options, procs, port):
-    env = dict(os.environ, PYTHONPATH=HERE, PORT=str(port),
-               PYTHON=sys.executable, OMP_NUM_THREADS='1')
+    env = dict(
+        os.environ,
+        PYTHONPATH=HERE,
+        PORT=str(port),
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1')
     if procs == 1:
         cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py')]
     else:
-        cmd = ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-               str(config), str(procs)]
+        cmd = [
+            'bash',
+            osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
+            str(config),
+            str(procs)
+        ]
         config = None
     cmd += ([str(config)] if config else []) + [
-        '--work-dir', str(work_dir), '--cfg-options', *options]
-    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=600)
+        '--work-dir', str(work_dir), '--cfg-options', *options
+    ]
+    proc = subprocess.run(
+        cmd,
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -108,8 +122,8 @@ def check_ranks_and_single_run(dist_dir, single_dir, log):
     rank0 = float_weights(osp.join(dist_dir, 'after_train_rank0.pth'))
     rank1 = float_weights(osp.join(dist_dir, 'after_train_rank1.pth'))
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
-    assert torch.load(osp.join(dist_dir, 'after_train_rank0.pth'))[
-        'iter'] == ITERS
+    assert torch.load(osp.join(dist_dir,
+                               'after_train_rank0.pth'))['iter'] == ITERS
     start = float_weights(osp.join(single_dir, 'before_train_rank0.pth'))
     dist_start = float_weights(osp.join(dist_dir, 'before_train_rank0.pth'))
     assert all(torch.equal(start[k], dist_start[k]) for k in start)
@@ -138,8 +152,8 @@ def paired_coco(tiny_coco, tmp_path):
                 if a['image_id'] == img['id']:
                     annotations.append(
                         dict(a, id=len(annotations) + 1, image_id=new_id))
-    ann.write_text(json.dumps(dict(coco, images=images,
-                                   annotations=annotations)))
+    ann.write_text(
+        json.dumps(dict(coco, images=images, annotations=annotations)))
     return str(root)
 
 
@@ -148,8 +162,8 @@ def paired_seg_set(tmp_path):
     """An ADE20K-format set whose sorted training files come in pairs."""
     from fasternet_mm.datasets import make_ade20k_demo
     root = tmp_path / 'ade_pairs'
-    make_ade20k_demo(str(root), num_train=ITERS, num_val=1, img_size=64,
-                     progress=False)
+    make_ade20k_demo(
+        str(root), num_train=ITERS, num_val=1, img_size=64, progress=False)
     for folder, suffix in (('images', '.jpg'), ('annotations', '.png')):
         split = root / folder / 'training'
         for path in sorted(split.glob(f'*{suffix}')):
@@ -162,27 +176,31 @@ def paired_seg_set(tmp_path):
 def test_two_process_detection_matches_one_process(paired_coco, tmp_path):
     config = tmp_path / 'det_dist.py'
     config.write_text(DET)
-    base = [o for o in coco_options(paired_coco) if not o.startswith(
-        ('val', 'test'))]
+    base = [
+        o for o in coco_options(paired_coco)
+        if not o.startswith(('val', 'test'))
+    ]
     per_gpu = [o.replace('batch_size=2', 'batch_size=1') for o in base]
     log = run_training(config, tmp_path / 'dist', per_gpu, 2, 29511)
     run_training(config, tmp_path / 'single', base, 1, 29512)
-    ratio = check_ranks_and_single_run(tmp_path / 'dist',
-                                       tmp_path / 'single', log)
+    ratio = check_ranks_and_single_run(tmp_path / 'dist', tmp_path / 'single',
+                                       log)
     assert ratio < 1e-3, ratio
 
 
 def test_two_process_segmentation_matches_one_process(paired_seg_set,
-                                                     tmp_path):
+                                                      tmp_path):
     config = tmp_path / 'seg_dist.py'
     config.write_text(SEG)
-    opts = [f'train_dataloader.dataset.data_root={paired_seg_set}',
-            'train_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False']
+    opts = [
+        f'train_dataloader.dataset.data_root={paired_seg_set}',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False'
+    ]
     log = run_training(config, tmp_path / 'dist',
                        opts + ['train_dataloader.batch_size=1'], 2, 29513)
     run_training(config, tmp_path / 'single',
                  opts + ['train_dataloader.batch_size=2'], 1, 29514)
-    ratio = check_ranks_and_single_run(tmp_path / 'dist',
-                                       tmp_path / 'single', log)
+    ratio = check_ranks_and_single_run(tmp_path / 'dist', tmp_path / 'single',
+                                       log)
     assert ratio < 1e-3, ratio

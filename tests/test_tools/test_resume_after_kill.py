@@ -42,8 +42,12 @@ def train_cmd(config, work_dir, root, *extra):
     return [
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'train.py'),
-        str(config), '--work-dir',
-        str(work_dir), *extra, '--cfg-options', *[
+        str(config),
+        '--work-dir',
+        str(work_dir),
+        *extra,
+        '--cfg-options',
+        *[
             o for o in coco_options(root)
             if o.startswith('train')  # no validation in this config
         ]
@@ -61,8 +65,7 @@ def equal_tensors(a, b):
     return a == b
 
 
-def test_sigkill_then_resume_auto_continues_without_loss(tiny_coco,
-                                                         tmp_path):
+def test_sigkill_then_resume_auto_continues_without_loss(tiny_coco, tmp_path):
     config = tmp_path / 'resume.py'
     config.write_text(CONFIG)
     work_dir = tmp_path / 'work'
@@ -86,8 +89,10 @@ def test_sigkill_then_resume_auto_continues_without_loss(tiny_coco,
     ckpt = torch.load(saved)
     saved_iter = ckpt['meta']['iter']
     assert 2 <= saved_iter < MAX_ITERS
-    first_logs = {p: open(p, 'rb').read()
-                  for p in glob.glob(str(work_dir / '*' / '*.log'))}
+    first_logs = {
+        p: open(p, 'rb').read()
+        for p in glob.glob(str(work_dir / '*' / '*.log'))
+    }
     assert len(first_logs) == 1
     ckpts = {p: sha256(p) for p in glob.glob(str(work_dir / 'iter_*.pth'))}
 
@@ -108,8 +113,8 @@ def test_sigkill_then_resume_auto_continues_without_loss(tiny_coco,
     assert resumed['optimizer']['state'], 'AdamW moments were not restored'
     assert equal_tensors(resumed['schedulers'], ckpt['param_schedulers'])
     assert torch.load(work_dir / 'after_train_rank0.pth')['iter'] == MAX_ITERS
-    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
-        f'iter_{MAX_ITERS}.pth')
+    assert (work_dir / 'last_checkpoint'
+            ).read_text().strip().endswith(f'iter_{MAX_ITERS}.pth')
 
     # Nothing of the first run is lost or altered: its log, its checkpoints
     # (the resumed run rewrites later ones, never the one it resumed from).

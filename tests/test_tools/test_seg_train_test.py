@@ -32,9 +32,12 @@ def run_tool(name, *args):
     its save_dir.)
     """
     proc = subprocess.run(
-        [sys.executable, osp.join('tools', f'{name}.py'), *args],
+        [sys.executable,
+         osp.join('tools', f'{name}.py'), *args],
         cwd=REPO_ROOT,
-        env={**os.environ, 'PYTHONWARNINGS': 'ignore'},
+        env={
+            **os.environ, 'PYTHONWARNINGS': 'ignore'
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True)
@@ -55,8 +58,9 @@ def data_options(root):
 
 def last_metrics(work_dir):
     """The metrics the LoggerHook dumped after the last val/test epoch."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', '*.json')) +
-                  glob.glob(osp.join(work_dir, '*', '*.json')))
+    logs = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', '*.json')) +
+        glob.glob(osp.join(work_dir, '*', '*.json')))
     records = []
     for path in logs:
         with open(path) as f:
@@ -72,11 +76,10 @@ def trained(tmp_path_factory):
     make_ade20k_demo(
         root, num_train=8, num_val=NUM_VAL, img_size=64, progress=False)
     work_dir = str(tmp_path_factory.mktemp('seg_work'))
-    run_tool(
-        'train', DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
-        f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
-        f'default_hooks.checkpoint.interval={ITERS}',
-        'train_dataloader.batch_size=2', *data_options(root))
+    run_tool('train', DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
+             f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
+             f'default_hooks.checkpoint.interval={ITERS}',
+             'train_dataloader.batch_size=2', *data_options(root))
     return root, work_dir
 
 
@@ -98,10 +101,10 @@ def test_test_tool_reports_miou_and_paints_predictions(trained, tmp_path):
     root, train_dir = trained
     work_dir, show_dir = str(tmp_path / 'test'), str(tmp_path / 'show')
     out_dir = str(tmp_path / 'pred')
-    log = run_tool(
-        'test', DEMO_CONFIG, osp.join(train_dir, f'iter_{ITERS}.pth'),
-        '--work-dir', work_dir, '--show-dir', show_dir, '--out', out_dir, '--cfg-options',
-        *data_options(root))
+    log = run_tool('test', DEMO_CONFIG, osp.join(train_dir,
+                                                 f'iter_{ITERS}.pth'),
+                   '--work-dir', work_dir, '--show-dir', show_dir, '--out',
+                   out_dir, '--cfg-options', *data_options(root))
     assert 'per class results' in log
     assert all(name in log for name in ADE20K_DEMO_CLASSES)
     metrics = last_metrics(work_dir)

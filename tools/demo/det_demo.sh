@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The embedded detection demo (`make demo`): Mask R-CNN with a FasterNet-T0
 # backbone on a synthetic COCO-format set, through the standard tools.
-#   1. generate data/coco_demo if it is missing (tools/misc/make_coco_demo.py)
+#   1. generate data/coco_demo if it is missing (tools/misc/make_demo_data.py coco)
 #   2. train from scratch (tools/train.py)
 #   3. evaluate: COCO bbox and segm AP from pycocotools (tools/test.py), and
 #      save the pictures of the predictions (--show-dir)
@@ -24,7 +24,7 @@ start=$(date +%s)
 stamp() { echo; echo "=== [det_demo $(( $(date +%s) - start ))s] $*"; }
 
 stamp "1/3 data: $DATA (synthetic shapes, COCO format)"
-"$PY" tools/misc/make_coco_demo.py "$DATA" --num-train 200 --num-val 50 --img-size 160 --seed 0
+"$PY" tools/misc/make_demo_data.py coco "$DATA" --num-train 200 --num-val 50 --img-size 160 --seed 0
 
 stamp "2/3 train: $CONFIG -> $WORK_DIR"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR"

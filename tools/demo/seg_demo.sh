@@ -26,7 +26,7 @@ for split in train val test; do
 done
 
 stamp "1/3 data: $DATA_ROOT (ADE20K layout, 300 training + 50 validation images)"
-"$PY" tools/misc/make_ade20k_demo.py "$DATA_ROOT"
+"$PY" tools/misc/make_demo_data.py ade20k "$DATA_ROOT"
 
 stamp "2/3 train: UperNet + FasterNet-T0, 400 iterations -> $WORK_DIR"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" \
