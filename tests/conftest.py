@@ -26,6 +26,26 @@ def load_tool(name):
     return module
 
 
+def run_tool(script, *args):
+    """Run ``tools/<script>`` as users do, in a fresh process.
+
+    Returns stdout and stderr; a non-zero exit fails the test with both.
+    (In one process, mmengine's instance registry would hand a test run the
+    training run's visualizer, named 'visualizer' by the configs.)
+    """
+    import subprocess
+    import sys
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(REPO_ROOT, 'tools', script), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
 DET_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'mask_rcnn_fasternet_t0_coco_demo.py')
 
@@ -40,8 +60,9 @@ def coco_options(root, batch_size=2):
             f'{split}_dataloader.persistent_workers=False',
         ]
     ann = f'{root}/annotations/instances_val2017.json'
-    return opts + [f'val_evaluator.ann_file={ann}',
-                   f'test_evaluator.ann_file={ann}']
+    return opts + [
+        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
+    ]
 
 
 @pytest.fixture(scope='session')

@@ -6,36 +6,26 @@ resumes from the first run's checkpoint; tools/image_demo.py draws one image.
 """
 import glob
 import json
-import os
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 
 import mmcv
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from conftest import DET_DEMO_CONFIG, coco_options, run_tool
 
 ITERS_PER_EPOCH = 3  # 6 training images, 2 per batch
-METRICS = [f'coco/{t}_mAP{s}' for t in ('bbox', 'segm')
-           for s in ('', '_50', '_75', '_s', '_m', '_l')]
-
-
-def run_tool(tool, *args):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    proc = subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools', tool),
-                           *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+METRICS = [
+    f'coco/{t}_mAP{s}' for t in ('bbox', 'segm')
+    for s in ('', '_50', '_75', '_s', '_m', '_l')
+]
 
 
 def train(root, work_dir, *extra, epochs):
-    return run_tool('train.py', DET_DEMO_CONFIG, '--work-dir', str(work_dir),
-                    *extra, '--cfg-options', *coco_options(root),
-                    f'train_cfg.max_epochs={epochs}',
+    return run_tool('train.py', DET_DEMO_CONFIG,
+                    '--work-dir', str(work_dir), *extra, '--cfg-options',
+                    *coco_options(root), f'train_cfg.max_epochs={epochs}',
                     'default_hooks.checkpoint.interval=1',
                     'default_hooks.logger.interval=1')
 
@@ -56,8 +46,8 @@ def test_training_logs_losses_and_saves_a_checkpoint(first_epoch):
     ckpt = load_checkpoint(first_epoch / 'epoch_1.pth')
     assert (ckpt['meta']['epoch'], ckpt['meta']['iter']) == (1,
                                                              ITERS_PER_EPOCH)
-    assert ckpt['meta']['dataset_meta']['classes'] == (
-        'circle', 'square', 'triangle', 'star')
+    assert ckpt['meta']['dataset_meta']['classes'] == ('circle', 'square',
+                                                       'triangle', 'star')
     assert any(k.startswith('backbone.stages.') for k in ckpt['state_dict'])
     log = open(glob.glob(str(first_epoch / '*' / '*.log'))[0]).read()
     assert 'Epoch(train) [1][3/3]' in log.replace('  ', ' ')
@@ -70,8 +60,8 @@ def test_test_tool_reports_coco_bbox_and_segm_ap(first_epoch, tiny_coco,
     show_dir = tmp_path / 'pictures'
     out = run_tool('test.py', DET_DEMO_CONFIG,
                    str(first_epoch / 'epoch_1.pth'), '--work-dir',
-                   str(tmp_path), '--show-dir', str(show_dir),
-                   '--cfg-options', *coco_options(tiny_coco))
+                   str(tmp_path), '--show-dir', str(show_dir), '--cfg-options',
+                   *coco_options(tiny_coco))
     # pycocotools' summaries, for boxes and for masks.
     assert 'Evaluate annotation type *bbox*' in out
     assert 'Evaluate annotation type *segm*' in out
@@ -117,8 +107,10 @@ def test_resume_continues_at_the_next_iteration_with_optimizer_state(
 
     out = train(tiny_coco, work_dir, '--resume', epochs=2)
     assert f'resumed epoch: 1, iter: {ITERS_PER_EPOCH}' in out
-    trained = [(int(e), int(i)) for e, i in re.findall(
-        r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/', out)]
+    trained = [
+        (int(e), int(i))
+        for e, i in re.findall(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/', out)
+    ]
     assert trained and all(epoch == 2 for epoch, _ in trained), \
         'epoch 1 is not trained again'
 
@@ -128,15 +120,17 @@ def test_resume_continues_at_the_next_iteration_with_optimizer_state(
     # AdamW counts its steps per parameter: they go on from the first run's
     # count only if the optimizer state was restored.
     steps_before = {
-        float(s['step']) for s in first['optimizer']['state'].values()
+        float(s['step'])
+        for s in first['optimizer']['state'].values()
     }
     steps_after = {
-        float(s['step']) for s in second['optimizer']['state'].values()
+        float(s['step'])
+        for s in second['optimizer']['state'].values()
     }
     assert steps_before == {ITERS_PER_EPOCH}
     assert steps_after == {2 * ITERS_PER_EPOCH}
-    assert second['optimizer']['param_groups'][0]['lr'] != first[
-        'optimizer']['param_groups'][0]['lr'], 'the lr schedule went on'
+    assert second['optimizer']['param_groups'][0]['lr'] != first['optimizer'][
+        'param_groups'][0]['lr'], 'the lr schedule went on'
 
 
 def test_image_demo_draws_boxes_and_masks(first_epoch, tiny_coco, tmp_path):

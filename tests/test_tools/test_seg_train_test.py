@@ -6,43 +6,19 @@ saved checkpoint and paints the predictions.
 """
 import glob
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO_ROOT, run_tool
 
 from fasternet_mm.datasets import ADE20K_DEMO_CLASSES, make_ade20k_demo
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'upernet_fasternet_t0_ade20k_demo.py')
 NUM_VAL = 3
 ITERS = 4
-
-
-def run_tool(name, *args):
-    """Run ``tools/{name}.py`` as users do, in a fresh process.
-
-    (In one process, mmengine's instance registry would hand the test run
-    the training run's visualizer, named 'visualizer' by the config, with
-    its save_dir.)
-    """
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join('tools', f'{name}.py'), *args],
-        cwd=REPO_ROOT,
-        env={
-            **os.environ, 'PYTHONWARNINGS': 'ignore'
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    return proc.stdout
 
 
 def data_options(root):
@@ -76,7 +52,7 @@ def trained(tmp_path_factory):
     make_ade20k_demo(
         root, num_train=8, num_val=NUM_VAL, img_size=64, progress=False)
     work_dir = str(tmp_path_factory.mktemp('seg_work'))
-    run_tool('train', DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
+    run_tool('train.py', DEMO_CONFIG, '--work-dir', work_dir, '--cfg-options',
              f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
              f'default_hooks.checkpoint.interval={ITERS}',
              'train_dataloader.batch_size=2', *data_options(root))
@@ -101,10 +77,11 @@ def test_test_tool_reports_miou_and_paints_predictions(trained, tmp_path):
     root, train_dir = trained
     work_dir, show_dir = str(tmp_path / 'test'), str(tmp_path / 'show')
     out_dir = str(tmp_path / 'pred')
-    log = run_tool('test', DEMO_CONFIG, osp.join(train_dir,
-                                                 f'iter_{ITERS}.pth'),
-                   '--work-dir', work_dir, '--show-dir', show_dir, '--out',
-                   out_dir, '--cfg-options', *data_options(root))
+    log = run_tool('test.py', DEMO_CONFIG,
+                   osp.join(train_dir,
+                            f'iter_{ITERS}.pth'), '--work-dir', work_dir,
+                   '--show-dir', show_dir, '--out', out_dir, '--cfg-options',
+                   *data_options(root))
     assert 'per class results' in log
     assert all(name in log for name in ADE20K_DEMO_CLASSES)
     metrics = last_metrics(work_dir)
