@@ -26,9 +26,8 @@ from typing import Dict
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from .synthetic import SHAPE_COLORS, SHAPES, random_scene
+from .synthetic import SHAPE_COLORS, SHAPES, check_set_sizes, split_scenes
 
 ADE20K_DEMO_CLASSES = ('background', ) + SHAPES
 ADE20K_DEMO_PALETTE = ((120, 120, 120), ) + SHAPE_COLORS
@@ -74,10 +73,7 @@ def make_ade20k_demo(out_dir: str,
     Returns:
         The image folder of each split, by split name.
     """
-    if min(num_train, num_val) < 1 or img_size < 32:
-        raise ValueError(
-            f'need at least one image per split and img_size >= 32, got '
-            f'num_train={num_train}, num_val={num_val}, img_size={img_size}')
+    check_set_sizes(num_train, num_val, img_size)
     img_dirs = {}
     for split, num in (('train', num_train), ('val', num_val)):
         folder, prefix, stream = _SPLITS[split]
@@ -85,14 +81,9 @@ def make_ade20k_demo(out_dir: str,
         ann_dir = osp.join(out_dir, 'annotations', folder)
         os.makedirs(img_dir, exist_ok=True)
         os.makedirs(ann_dir, exist_ok=True)
-        for i in tqdm(
-                range(num),
-                desc=f'ade20k_demo {split}',
-                unit='img',
-                disable=not progress):
-            rng = np.random.default_rng([seed, stream, i])
-            img, objects = random_scene(
-                rng, img_size, img_size, max_objects=max_objects)
+        for i, img, objects in split_scenes(num, img_size, seed, stream,
+                                            max_objects,
+                                            f'ade20k_demo {split}', progress):
             name = f'{prefix}_{i + 1:08d}'
             # Label map first: a set cut short never has an image without one.
             cv2.imwrite(

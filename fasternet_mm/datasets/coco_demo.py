@@ -22,9 +22,8 @@ from typing import Dict
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from .synthetic import SHAPES, random_scene
+from .synthetic import SHAPES, check_set_sizes, split_scenes
 
 COCO_DEMO_CLASSES = SHAPES
 # Drawing colours (RGB) for the visualizer, chosen to stand out from the
@@ -80,10 +79,7 @@ def make_coco_demo(out_dir: str,
     Returns:
         The path of each split's annotation file, by split name.
     """
-    if min(num_train, num_val) < 1 or img_size < 32:
-        raise ValueError(
-            f'need at least one image per split and img_size >= 32, got '
-            f'num_train={num_train}, num_val={num_val}, img_size={img_size}')
+    check_set_sizes(num_train, num_val, img_size)
     categories = [
         dict(id=i + 1, name=name, supercategory='shape')
         for i, name in enumerate(COCO_DEMO_CLASSES)
@@ -95,14 +91,9 @@ def make_coco_demo(out_dir: str,
         folder, stream = _SPLITS[split]
         os.makedirs(osp.join(out_dir, folder), exist_ok=True)
         images, annotations = [], []
-        for i in tqdm(
-                range(num),
-                desc=f'coco_demo {split}',
-                unit='img',
-                disable=not progress):
-            rng = np.random.default_rng([seed, stream, i])
-            img, objects = random_scene(
-                rng, img_size, img_size, max_objects=max_objects)
+        for i, img, objects in split_scenes(num, img_size, seed, stream,
+                                            max_objects, f'coco_demo {split}',
+                                            progress):
             img_id = i + 1
             file_name = f'{img_id:012d}.png'
             cv2.imwrite(
@@ -122,9 +113,8 @@ def make_coco_demo(out_dir: str,
         with open(ann_file, 'w') as f:
             json.dump(
                 dict(
-                    info=dict(
-                        description='fasternet_mm synthetic shapes '
-                        f'(seed {seed})'),
+                    info=dict(description='fasternet_mm synthetic shapes '
+                              f'(seed {seed})'),
                     images=images,
                     annotations=annotations,
                     categories=categories), f)

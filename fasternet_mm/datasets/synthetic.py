@@ -5,10 +5,11 @@ simple shapes instead. A scene is an image with non-overlapping objects of
 a few shape classes, each described by a polygon, so the same scenes serve
 instance masks (COCO format) and label maps (ADE20K format).
 """
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 SHAPES = ('circle', 'square', 'triangle', 'star')
 # A base colour per class (RGB), jittered per object.
@@ -77,3 +78,26 @@ def random_scene(rng: np.random.Generator,
         placed.append((cx, cy, radius))
         objects.append(dict(label=label, polygon=poly, mask=mask.astype(bool)))
     return np.clip(img, 0, 255).astype(np.uint8), objects
+
+
+def check_set_sizes(num_train: int, num_val: int, img_size: int) -> None:
+    """The demo generators' shared argument check."""
+    if min(num_train, num_val) < 1 or img_size < 32:
+        raise ValueError(
+            f'need at least one image per split and img_size >= 32, got '
+            f'num_train={num_train}, num_val={num_val}, img_size={img_size}')
+
+
+def split_scenes(num: int, img_size: int, seed: int, stream: int,
+                 max_objects: int, desc: str,
+                 progress: bool) -> Iterator[Tuple[int, np.ndarray, List]]:
+    """Yield ``(index, image, objects)`` for the ``num`` scenes of a split.
+
+    Scene ``i`` is drawn from its own stream seeded by ``(seed, stream, i)``,
+    so a seed gives the same files whatever the set sizes.
+    """
+    for i in tqdm(range(num), desc=desc, unit='img', disable=not progress):
+        rng = np.random.default_rng([seed, stream, i])
+        img, objects = random_scene(
+            rng, img_size, img_size, max_objects=max_objects)
+        yield i, img, objects
