@@ -11,6 +11,7 @@ the next stage as ``stages.{i}.downsample``), so timm / Hugging Face weights
 load as they are and the official release is converted by
 :func:`fasternet_mm.models.backbones.ckpt_convert.convert_fasternet_checkpoint`.
 """
+import inspect
 import warnings
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -309,11 +310,9 @@ class FasterNet(BaseModule):
         return tuple(sorted(out_indices))
 
     def _unexpected_kwargs_message(self, kwargs: Dict) -> str:
-        valid = [
-            'arch', 'in_channels', 'out_indices', 'frozen_stages', 'norm_eval',
-            'norm_cfg', 'act_cfg', 'drop_path_rate', 'with_cp', 'deploy',
-            'init_cfg'
-        ]
+        params = inspect.signature(FasterNet.__init__).parameters.values()
+        valid = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD
+                 ][1:]  # without self
         msg = (f'FasterNet got unexpected argument(s) {sorted(kwargs)}; valid '
                f'arguments are {valid}.')
         resnet_keys = {
