@@ -1,11 +1,18 @@
 # Two commands on a fresh clone: `make demo` and `make test`.
-# Each first creates/verifies the virtualenv at .venv (tools/setup_env.sh).
+# Each first creates/verifies its virtualenv(s) (tools/setup_env.sh):
+# .venv holds the current stack (torch 2.13 CPU, numpy 2), .venv-torch2.1
+# the mainstream GPU users' stack (torch 2.1, numpy 1.26); `make test` runs
+# the whole suite on both (requirements/stack-*.txt).
 PY := .venv/bin/python
+PY21 := .venv-torch2.1/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: env demo demo-seg test
+.PHONY: env env-torch2.1 demo demo-seg test test-current test-torch2.1
 env:
-	@bash tools/setup_env.sh
+	@bash tools/setup_env.sh current
+
+env-torch2.1:
+	@bash tools/setup_env.sh torch2.1
 
 demo: env
 	@bash tools/demo/det_demo.sh
@@ -13,5 +20,12 @@ demo: env
 demo-seg: env
 	@bash tools/demo/seg_demo.sh
 
-test: env
+test-current: env
+	@echo "== test suite on the current stack (.venv)"
 	@$(PY) -m pytest tests
+
+test-torch2.1: env-torch2.1
+	@echo "== test suite on the torch 2.1 stack (.venv-torch2.1)"
+	@$(PY21) -m pytest tests
+
+test: test-torch2.1 test-current

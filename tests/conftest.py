@@ -68,7 +68,7 @@ def coco_options(root, batch_size=2):
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory):
     """A 6 + 3 image COCO-format set of 64x64 synthetic scenes."""
-    from fasternet_mm.datasets import make_coco_demo
+    from fasternet_mm.demo import make_coco_demo
     root = str(tmp_path_factory.mktemp('coco_tiny'))
     make_coco_demo(root, num_train=6, num_val=3, img_size=64, progress=False)
     return root

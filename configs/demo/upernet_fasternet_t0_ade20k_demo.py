@@ -7,7 +7,7 @@
 _base_ = '../upernet_fasternet_t0_ade20k.py'
 
 data_root = 'data/ade20k_demo'
-# ade20k_demo_metainfo() of fasternet_mm.datasets; the label maps follow
+# ade20k_demo_metainfo() of fasternet_mm.demo; the label maps follow
 # ADE20K (0 = unlabeled, dropped by reduce_zero_label; 1 = background).
 metainfo = dict(
     classes=('background', 'circle', 'square', 'triangle', 'star'),

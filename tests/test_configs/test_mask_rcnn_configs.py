@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 
 import fasternet_mm  # noqa: F401
 from fasternet_mm import FasterNet
-from fasternet_mm.datasets import coco_demo_metainfo
+from fasternet_mm.demo import coco_demo_metainfo
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')

@@ -115,7 +115,7 @@ def test_annotations_all_filtered_is_an_empty_dataset(coco_copy, tmp_path):
 
 
 def test_empty_segmentation_dataset(tmp_path):
-    from fasternet_mm.datasets import make_ade20k_demo
+    from fasternet_mm.demo import make_ade20k_demo
     root = tmp_path / 'ade'
     make_ade20k_demo(
         str(root), num_train=1, num_val=1, img_size=64, progress=False)

@@ -160,7 +160,7 @@ def paired_coco(tiny_coco, tmp_path):
 @pytest.fixture
 def paired_seg_set(tmp_path):
     """An ADE20K-format set whose sorted training files come in pairs."""
-    from fasternet_mm.datasets import make_ade20k_demo
+    from fasternet_mm.demo import make_ade20k_demo
     root = tmp_path / 'ade_pairs'
     make_ade20k_demo(
         str(root), num_train=ITERS, num_val=1, img_size=64, progress=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, run_tool
 
-from fasternet_mm.datasets import ADE20K_DEMO_CLASSES, make_ade20k_demo
+from fasternet_mm.demo import ADE20K_DEMO_CLASSES, make_ade20k_demo
 
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'upernet_fasternet_t0_ade20k_demo.py')

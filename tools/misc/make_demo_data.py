@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from fasternet_mm.datasets import (ade20k_demo_exists, coco_demo_exists,
+from fasternet_mm.demo import (ade20k_demo_exists, coco_demo_exists,
                                    make_ade20k_demo, make_coco_demo)
 
 # Per layout: generator, existence check and the demo configs' defaults.

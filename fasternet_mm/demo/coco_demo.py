@@ -10,7 +10,7 @@ this set instead. It has COCO's layout, so a COCO config only needs another
         train2017/000000000001.png ...
         val2017/000000000001.png ...
 
-Objects are the shapes of :mod:`fasternet_mm.datasets.synthetic`, each
+Objects are the shapes of :mod:`fasternet_mm.demo.synthetic`, each
 annotated with its polygon (COCO ``segmentation``), box and area. Every image
 is drawn from its own random stream seeded by ``(seed, split, index)``, so a
 seed gives the same files on every machine, whatever the set sizes.

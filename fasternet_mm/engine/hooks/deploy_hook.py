@@ -3,7 +3,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..errors import UserInputError
+from ...errors import UserInputError
 
 
 @HOOKS.register_module()

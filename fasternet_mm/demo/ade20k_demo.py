@@ -14,7 +14,7 @@ Label maps follow ADE20K's convention: one uint8 class index per pixel and 0
 for "unlabeled", which MMSegmentation's ``reduce_zero_label=True`` turns into
 the ignore index 255 while class ``k`` becomes ``k - 1``. Every demo pixel is
 labeled: 1 is the background and ``2 + i`` the shape ``SHAPES[i]`` of
-:mod:`fasternet_mm.datasets.synthetic`, giving :data:`ADE20K_DEMO_CLASSES`.
+:mod:`fasternet_mm.demo.synthetic`, giving :data:`ADE20K_DEMO_CLASSES`.
 Every image is drawn from its own random stream seeded by
 ``(seed, split, index)``, so a seed gives the same files on every machine,
 whatever the set sizes.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from fasternet_mm.datasets import (ADE20K_DEMO_CLASSES, ade20k_demo_exists,
+from fasternet_mm.demo import (ADE20K_DEMO_CLASSES, ade20k_demo_exists,
                                    ade20k_demo_metainfo, make_ade20k_demo)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

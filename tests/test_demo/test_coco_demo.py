@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from fasternet_mm.datasets import (COCO_DEMO_CLASSES, coco_demo_exists,
+from fasternet_mm.demo import (COCO_DEMO_CLASSES, coco_demo_exists,
                                    make_coco_demo)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -1,0 +1,3 @@
+from .deploy_hook import FasterNetDeployHook
+
+__all__ = ['FasterNetDeployHook']
