@@ -2,8 +2,7 @@
 # (box AP 44.0 / mask AP 39.9 on val2017).
 _base_ = './mask_rcnn_fasternet_s.py'
 
-# https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_l-epoch.299-val_acc1.83.5060.pth
-pretrained = 'checkpoints/fasternet_l-epoch.299-val_acc1.83.5060.pth'
+pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_l-epoch.299-val_acc1.83.5060.pth'  # noqa
 model = dict(
     backbone=dict(
         arch='l',

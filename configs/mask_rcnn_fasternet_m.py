@@ -2,8 +2,7 @@
 # (box AP 43.0 / mask AP 39.1 on val2017).
 _base_ = './mask_rcnn_fasternet_s.py'
 
-# https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth
-pretrained = 'checkpoints/fasternet_m-epoch.291-val_acc1.82.9620.pth'
+pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth'  # noqa
 model = dict(
     backbone=dict(
         arch='m',

@@ -10,10 +10,9 @@ _base_ = [
 ]
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
 
-# ImageNet-1K weights of the official release; download them first:
-#   mkdir -p checkpoints && wget -P checkpoints \
-#     https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth
-pretrained = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
+# The official ImageNet-1K weights; mmengine downloads and caches them. A
+# local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH
+pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'  # noqa
 model = dict(
     backbone=dict(
         _delete_=True,  # drop every ResNet key of the base

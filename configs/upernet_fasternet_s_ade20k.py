@@ -1,8 +1,7 @@
 # UperNet + FasterNet-S on ADE20K (512x512, 160k iterations, 8 GPUs x 2).
 _base_ = './_base_/upernet_fasternet_ade20k.py'
 
-# https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth
-checkpoint_file = 'checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'  # noqa
+checkpoint_file = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'  # noqa
 model = dict(
     backbone=dict(
         arch='s',

@@ -1,8 +1,7 @@
 # UperNet + FasterNet-T1 on ADE20K (512x512, 160k iterations, 8 GPUs x 2).
 _base_ = './_base_/upernet_fasternet_ade20k.py'
 
-# https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth
-checkpoint_file = 'checkpoints/fasternet_t1-epoch.291-val_acc1.76.2180.pth'  # noqa
+checkpoint_file = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth'  # noqa
 model = dict(
     backbone=dict(
         arch='t1',

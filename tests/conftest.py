@@ -46,6 +46,24 @@ def run_tool(script, *args):
     return proc.stdout + proc.stderr
 
 
+# The authors' release (../shared/docs/fasternet-reference.md): the configs
+# point their backbones' init_cfg at these URLs. Tests never download them.
+RELEASE_URL = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
+OFFICIAL_WEIGHTS = {
+    't0': 'fasternet_t0-epoch.281-val_acc1.71.9180.pth',
+    't1': 'fasternet_t1-epoch.291-val_acc1.76.2180.pth',
+    't2': 'fasternet_t2-epoch.289-val_acc1.78.8860.pth',
+    's': 'fasternet_s-epoch.299-val_acc1.81.2840.pth',
+    'm': 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
+    'l': 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
+}
+
+
+def official_url(arch):
+    """The release URL of the ImageNet-1K weights of ``arch``."""
+    return RELEASE_URL + OFFICIAL_WEIGHTS[arch]
+
+
 DET_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'mask_rcnn_fasternet_t0_coco_demo.py')
 

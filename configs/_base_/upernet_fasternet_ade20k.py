@@ -31,10 +31,12 @@ model = dict(
         # The paper's dense-prediction (Mask R-CNN) rates: S 0.15, M 0.2,
         # L 0.3; T0-T2 keep their ImageNet rates (0, 0.02, 0.05).
         drop_path_rate=0.15,
+        # The official ImageNet-1K weights, downloaded and cached by mmengine
+        # (a local copy: --cfg-options model.backbone.init_cfg.checkpoint=...)
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
-        )),
+            checkpoint='https://github.com/JierunChen/FasterNet/releases/'
+            'download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth')),
     # Stage widths C, 2C, 4C, 8C; the auxiliary head reads stage 3 (4C).
     decode_head=dict(
         in_channels=[128, 256, 512, 1024], norm_cfg=norm_cfg,

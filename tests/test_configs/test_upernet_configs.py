@@ -2,10 +2,10 @@
 import copy
 import glob
 import os.path as osp
-import re
 
 import pytest
 import torch
+from conftest import official_url
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
@@ -20,10 +20,6 @@ CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
 DEMO_CONFIG = osp.join(CONFIG_DIR, 'demo',
                        'upernet_fasternet_t0_ade20k_demo.py')
-# The official release: fasternet_s-epoch.299-val_acc1.81.2840.pth
-OFFICIAL_NAME = re.compile(
-    r'^checkpoints/fasternet_(t0|t1|t2|s|m|l)-epoch\.\d+-val_acc1\.\d+\.\d+'
-    r'\.pth$')
 
 
 def config_path(arch):
@@ -68,10 +64,9 @@ def test_config_is_upernet_on_ade20k_with_fasternet(arch):
     widths = FasterNet(arch=arch).out_channels
     assert tuple(model.decode_head.in_channels) == widths
     assert model.auxiliary_head.in_channels == widths[2]
-    # ImageNet weights under the official file name of this arch.
+    # The official ImageNet weights of this arch, by their release URL.
     assert backbone.init_cfg.type == 'Pretrained'
-    assert OFFICIAL_NAME.match(backbone.init_cfg.checkpoint)
-    assert f'fasternet_{arch}-' in backbone.init_cfg.checkpoint
+    assert backbone.init_cfg.checkpoint == official_url(arch)
     # 512x512 crops, ADE20K, AdamW, 160k iterations.
     crops = [t for t in cfg.train_pipeline if t.type == 'RandomCrop']
     assert crops and tuple(crops[0].crop_size) == (512, 512)
