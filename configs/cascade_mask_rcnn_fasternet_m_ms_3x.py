@@ -1,0 +1,12 @@
+# Cascade Mask R-CNN + FPN with FasterNet-M on COCO, 3x multi-scale: the S
+# config (MMDetection's cascade-mask-rcnn_r50_fpn_ms-3x_coco recipe) with the
+# paper's Mask R-CNN settings for M (lr 1e-4, drop path 0.2). Not in the
+# paper; not trained.
+_base_ = './cascade_mask_rcnn_fasternet_s_ms_3x.py'
+
+pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth'  # noqa
+model = dict(
+    backbone=dict(
+        arch='m', drop_path_rate=0.2, init_cfg=dict(checkpoint=pretrained)),
+    neck=dict(in_channels=[144, 288, 576, 1152]))
+optim_wrapper = dict(optimizer=dict(lr=1e-4))

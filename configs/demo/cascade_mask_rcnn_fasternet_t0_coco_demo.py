@@ -1,0 +1,109 @@
+# Cascade Mask R-CNN with FasterNet-T0, trained from scratch on the synthetic
+# COCO-format shapes set (tools/misc/make_demo_data.py coco data/coco_demo)
+# on CPU. Same detector as ../cascade_mask_rcnn_fasternet_s_ms_3x.py with T0,
+# 160x160 images, slimmer heads (FPN width 128, fewer proposals and RoI
+# samples), no 3x repeat of the training set, and the short, higher-lr
+# schedule of mask_rcnn_fasternet_t0_coco_demo.py.
+_base_ = '../cascade_mask_rcnn_fasternet_s_ms_3x.py'
+
+data_root = 'data/coco_demo/'
+metainfo = dict(
+    classes=('circle', 'square', 'triangle', 'star'),
+    palette=[(0, 255, 255), (255, 0, 255), (255, 140, 0), (140, 0, 255)])
+num_classes = 4
+img_scale = (160, 160)
+width = 128  # FPN and head channels (256 for COCO)
+
+model = dict(
+    backbone=dict(arch='t0', drop_path_rate=0., init_cfg=None),
+    # FasterNet(arch='t0').out_channels
+    neck=dict(in_channels=[40, 80, 160, 320], out_channels=width),
+    rpn_head=dict(in_channels=width, feat_channels=width),
+    roi_head=dict(
+        # RoIAlign dominates the CPU time: fixed 2x2 samples per bin.
+        bbox_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=width),
+        # the base's three stage heads, narrower and for 4 classes
+        bbox_head=[
+            dict(
+                h,
+                in_channels=width,
+                fc_out_channels=256,
+                num_classes=num_classes)
+            for h in _base_.model.roi_head.bbox_head
+        ],
+        mask_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=width),
+        mask_head=dict(
+            num_convs=2,
+            in_channels=width,
+            conv_out_channels=width,
+            num_classes=num_classes)),
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=128)),
+        rpn_proposal=dict(nms_pre=500, max_per_img=200),
+        rcnn=[
+            dict(r, sampler=dict(r.sampler, num=64))
+            for r in _base_.model.train_cfg.rcnn
+        ]),
+    test_cfg=dict(
+        rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=20)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=4,
+    dataset=dict(
+        # the demo counts epochs directly: no RepeatDataset
+        _delete_=True,
+        type='CocoDataset',
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img='train2017/'),
+        filter_cfg=dict(filter_empty_gt=True, min_size=8),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    dataset=dict(
+        data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator
+
+max_epochs = 6
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min_ratio=0.01,
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        convert_to_iter_based=True)
+]
+optim_wrapper = dict(
+    optimizer=dict(lr=2e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=10, norm_type=2))
+auto_scale_lr = dict(base_batch_size=4)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+log_processor = dict(window_size=10)
+randomness = dict(seed=0)
