@@ -40,15 +40,16 @@ class Payload:
         return exec, (f'open({self.marker!r}, "w").close()', )
 
 
-@pytest.fixture(params=['torch_weights_only', 'restricted_unpickler'])
+# torch's weights_only path exists where torch takes extra safe globals in a
+# scope (torch >= 2.6); the restricted unpickler runs everywhere.
+LOADER_PATHS = ['restricted_unpickler'] + (
+    ['torch_weights_only'] if checkpoint.torch_takes_safe_globals() else [])
+
+
+@pytest.fixture(params=LOADER_PATHS)
 def loader_path(request, monkeypatch):
-    """Run a test through each of the two enforcement paths."""
-    if request.param == 'torch_weights_only':
-        if not checkpoint.torch_takes_safe_globals():
-            pytest.skip('this torch cannot take extra safe globals in '
-                        'weights_only (torch < 2.6): only the restricted '
-                        'unpickler runs here')
-    else:
+    """Run a test through each enforcement path this torch has."""
+    if request.param == 'restricted_unpickler':
         monkeypatch.setattr(checkpoint, 'torch_takes_safe_globals',
                             lambda: False)
     return request.param
@@ -242,3 +243,11 @@ def test_every_tool_refuses_a_malicious_checkpoint(tiny_coco, tmp_path, evil,
     assert 'Traceback' not in output, output[-3000:]
     assert 'error: ' in output and 'so it was refused' in output, output[-3000:]
     assert not marker.exists()
+
+
+def test_import_leaves_torch_allowlist_alone():
+    """The allowlist applies inside safe_load only (a scope), never to a
+    user's own torch.load calls."""
+    checkpoint.torch_takes_safe_globals()
+    if hasattr(torch.serialization, 'get_safe_globals'):
+        assert torch.serialization.get_safe_globals() == []
