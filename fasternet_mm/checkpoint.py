@@ -63,8 +63,11 @@ def _history_buffer_getattr(obj, name):
     if obj is HistoryBuffer and (name in ('min', 'max', 'current', 'mean')
                                  or name in HistoryBuffer._statistics_methods):
         return getattr(obj, name)
-    raise pickle.UnpicklingError(
-        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint')
+    raise UnsafeGlobalError(f'builtins.getattr({obj!r}, {name!r})')
+
+
+class UnsafeGlobalError(pickle.UnpicklingError):
+    """A pickle reaches for a global outside :func:`allowed_globals`."""
 
 
 def _named(obj, *modules):
@@ -98,14 +101,11 @@ def allowed_globals() -> dict:
     dtypes, and :data:`SAFE_GLOBALS`."""
     from torch import _weights_only_unpickler
     allowed = dict(_weights_only_unpickler._get_allowed_globals())
-    allowed.update((f'torch.{name}', value) for name, value in vars(torch).items()
+    allowed.update((f'torch.{name}', value)
+                   for name, value in vars(torch).items()
                    if isinstance(value, torch.dtype))
     allowed.update((name, obj) for obj, name in SAFE_GLOBALS)
     return allowed
-
-
-class UnsafeGlobalError(pickle.UnpicklingError):
-    """A pickle names a global outside :func:`allowed_globals`."""
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -190,7 +190,8 @@ def safe_load(f, map_location=None, name=None):
             pickle_module=restricted_pickle,
             weights_only=False)
     except pickle.UnpicklingError as e:
-        unsafe = unsafe_globals(f)
+        unsafe = unsafe_globals(f) or (
+            [str(e)] if isinstance(e, UnsafeGlobalError) else [])
         if not unsafe:
             raise _unreadable(name, f, e) from None
         local = f'export {TRUST_ENV}={osp.abspath(f)}' if isinstance(
