@@ -7,7 +7,7 @@ PY := .venv/bin/python
 PY21 := .venv-torch2.1/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: env env-torch2.1 demo demo-seg test test-current test-torch2.1
+.PHONY: env env-torch2.1 demo demo-seg lint test test-current test-torch2.1
 env:
 	@bash tools/setup_env.sh current
 
@@ -20,6 +20,16 @@ demo: env
 demo-seg: env
 	@bash tools/demo/seg_demo.sh
 
+# Style (setup.cfg) and the oldest Python the code claims (setup.py): once,
+# not per stack.
+SRC := fasternet_mm tools tests configs setup.py
+lint: env
+	@echo "== lint: flake8, isort, yapf, vermin (Python >= 3.8)"
+	@$(PY) -m flake8 $(SRC)
+	@$(PY) -m isort --check-only --diff $(SRC)
+	@$(PY) -m yapf --diff --recursive $(SRC)
+	@$(PY) -m vermin --target=3.8- --no-tips --violations --quiet fasternet_mm tools tests setup.py
+
 test-current: env
 	@echo "== test suite on the current stack (.venv)"
 	@$(PY) -m pytest tests
@@ -28,4 +38,4 @@ test-torch2.1: env-torch2.1
 	@echo "== test suite on the torch 2.1 stack (.venv-torch2.1)"
 	@$(PY21) -m pytest tests
 
-test: test-torch2.1 test-current
+test: lint test-torch2.1 test-current

@@ -22,15 +22,22 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    # Tested: Python 3.11 on the two stacks of requirements/stack-*.txt
+    # (torch 2.1 + numpy 1.26, torch 2.13 + numpy 2); the code is kept to
+    # Python 3.8 syntax, which `make lint` checks with vermin.
     python_requires='>=3.8',
-    # Exact pins for the CI machine live in requirements/constraints-cpu.txt.
-    install_requires=['torch>=1.10', 'mmengine>=0.10.0,<1.0', 'mmcv>=2.0.0,<2.2.0'],
+    install_requires=[
+        'torch>=2.1', 'numpy', 'mmengine>=0.10.7,<1.0', 'mmcv>=2.1.0,<2.2.0',
+        # mmengine resolves mmdet:: / mmseg:: bases with pkg_resources.
+        'setuptools<81'
+    ],
     extras_require={
-        'det': ['mmdet>=3.0.0,<3.4.0', 'pycocotools', 'shapely', 'scipy',
+        'det': ['mmdet>=3.3.0,<3.4.0', 'pycocotools', 'shapely', 'scipy',
                 'terminaltables'],
-        'seg': ['mmsegmentation>=1.0.0,<1.3.0', 'ftfy', 'regex', 'prettytable'],
+        'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex',
+                'prettytable'],
         'deploy': ['onnx', 'onnxruntime'],
-        'dev': ['pytest', 'matplotlib'],
+        'dev': ['pytest', 'matplotlib', 'flake8', 'isort', 'yapf', 'vermin'],
     },
     zip_safe=False,
 )

@@ -1,10 +1,11 @@
-"""FasterNet backbones for MMDetection 3.x and MMSegmentation 1.x."""
-from . import checkpoint  # noqa: F401  (safe torch.load for mmengine)
-from . import engine  # noqa: F401  (FasterNetDeployHook)
+"""FasterNet backbones for MMDetection 3.x and MMSegmentation 1.x.
+
+Importing the package registers FasterNet (``registry.py``) and the
+project's hooks, and routes mmengine's checkpoint loading through the safe
+loader (``checkpoint.py``, the one place that patches anything).
+"""
+from . import checkpoint, engine, registry  # noqa: F401
 from .models import FasterNet, convert_fasternet_checkpoint
-from .registry import REGISTERED_IN
 from .version import __version__
 
-__all__ = [
-    'FasterNet', 'convert_fasternet_checkpoint', 'REGISTERED_IN', '__version__'
-]
+__all__ = ['FasterNet', 'convert_fasternet_checkpoint', '__version__']

@@ -1,39 +1,57 @@
-"""Safe checkpoint loading for mmengine on torch >= 2.6.
+"""Safe checkpoint loading for every torch the project supports.
 
-torch >= 2.6 loads with ``weights_only=True``, which rejects mmengine's own
-checkpoints (their message hub pickles numpy arrays and ``HistoryBuffer``),
-so ``--resume`` and ``load_from`` break. Importing this module fixes that in
-one place, without unpickling arbitrary code:
+A PyTorch checkpoint is a pickle, and unpickling can run code. Every
+checkpoint that mmengine loads (``load_from``, ``--resume``, ``init_cfg``,
+``tools/test.py``, the inferencers, the converters), from any scheme, goes
+through :func:`safe_load`, which builds only weights: tensors, containers,
+numpy values and the few mmengine classes that training checkpoints hold
+(:data:`SAFE_GLOBALS`). A file that needs anything else is refused with an
+error naming the objects, unless the user trusts it:
+``FASTERNET_MM_TRUSTED_CHECKPOINTS`` lists files or folders (``os.pathsep``
+separated) that may be fully unpickled. Remote files are downloaded to
+torch's hub cache and checked there; to trust one, trust its local copy.
 
-* the few classes mmengine checkpoints hold are added to torch's allowlist
-  (numpy arrays and scalars, ``HistoryBuffer`` and the lookup of its
-  statistics methods, nothing else);
-* mmengine's loader for local files is replaced by :func:`load_from_local` that
-  loads with ``weights_only=True`` and turns a missing, truncated, foreign
-  or code-carrying file into an error that says what is wrong and what to
-  do.
+How the restriction is enforced is chosen by feature detection:
 
-A file whose pickle needs other classes is refused unless the user marks it
-as trusted: ``FASTERNET_MM_TRUSTED_CHECKPOINTS`` lists files or folders
-(``os.pathsep``-separated) whose checkpoints may be fully unpickled.
+* torch's own ``weights_only`` unpickler when it accepts extra globals in a
+  scope (``torch.serialization.safe_globals`` with ``(object, name)``
+  entries: torch >= 2.6 in practice);
+* otherwise (torch 2.1 - 2.5) a :class:`RestrictedUnpickler`, which refuses
+  every global outside torch's own ``weights_only`` allowlist and ours.
+
+Patches, all here and all needed on every supported version: importing
+``fasternet_mm`` re-registers mmengine's checkpoint schemes (local files,
+http(s), the model-zoo names, s3/petrel, pavi) in ``CheckpointLoader`` with
+the loaders below. Nothing in torch is changed.
 """
+import _compat_pickle
+import codecs
+import functools
+import io
 import os
 import os.path as osp
 import pickle
+import pickletools
 import zipfile
+from types import SimpleNamespace
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
+from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .errors import UserInputError
+from .errors import CheckpointError
+
+try:  # numpy >= 2
+    from numpy._core import multiarray as _multiarray
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray as _multiarray
 
 TRUST_ENV = 'FASTERNET_MM_TRUSTED_CHECKPOINTS'
-
-
-class CheckpointError(UserInputError):
-    """A checkpoint file that cannot be loaded safely, and why."""
 
 
 def _history_buffer_getattr(obj, name):
@@ -42,32 +60,202 @@ def _history_buffer_getattr(obj, name):
     HistoryBuffer pickles its statistics methods as
     ``getattr(HistoryBuffer, 'mean')``; anything else is refused.
     """
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    if obj is HistoryBuffer and (name in ('min', 'max', 'current', 'mean')
+                                 or name in HistoryBuffer._statistics_methods):
         return getattr(obj, name)
-    raise pickle.UnpicklingError(
-        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint')
+    raise UnsafeGlobalError(f'builtins.getattr({obj!r}, {name!r})')
 
 
-try:  # numpy >= 2
-    from numpy._core import multiarray
-except ImportError:  # numpy 1.x
-    from numpy.core import multiarray
+class UnsafeGlobalError(pickle.UnpicklingError):
+    """A pickle reaches for a global outside :func:`allowed_globals`."""
 
+
+def _named(obj, *modules):
+    return [(obj, f'{m}.{obj.__name__}') for m in modules]
+
+
+# What mmengine checkpoints hold besides tensors, under the names numpy 1
+# (``numpy.core``) and numpy 2 (``numpy._core``) pickle them with.
+_NP_CORE = ('numpy.core.multiarray', 'numpy._core.multiarray')
 SAFE_GLOBALS = [
-    np.ndarray,
-    np.dtype,
-    multiarray._reconstruct,
-    multiarray.scalar,
-    HistoryBuffer,
+    (np.ndarray, 'numpy.ndarray'),
+    (np.dtype, 'numpy.dtype'),
+    *_named(_multiarray._reconstruct, *_NP_CORE),
+    *_named(_multiarray.scalar, *_NP_CORE),
+    (HistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
     (_history_buffer_getattr, 'builtins.getattr'),
+    # Protocol 2 pickles bytes (numpy scalars) as _codecs.encode(str, enc).
+    (codecs.encode, '_codecs.encode'),
 ]
 # Unpickling a dtype builds an instance of its class (numpy.dtypes.*DType).
-SAFE_GLOBALS += sorted({type(np.dtype(c))
+SAFE_GLOBALS += sorted({(type(np.dtype(c)), 'numpy.dtypes.' +
+                         type(np.dtype(c)).__name__)
                         for c in np.typecodes['All']},
-                       key=str)
-torch.serialization.add_safe_globals(SAFE_GLOBALS)
-# HistoryBuffer registers its default statistics on first use.
-HistoryBuffer()
+                       key=lambda g: g[1])
+
+
+@functools.lru_cache(maxsize=None)
+def allowed_globals() -> dict:
+    """Every global a safe checkpoint may name: torch's ``weights_only``
+    allowlist (tensors, storages, dtypes, rebuild functions), all torch
+    dtypes, and :data:`SAFE_GLOBALS`."""
+    from torch import _weights_only_unpickler
+    allowed = dict(_weights_only_unpickler._get_allowed_globals())
+    allowed.update((f'torch.{name}', value)
+                   for name, value in vars(torch).items()
+                   if isinstance(value, torch.dtype))
+    allowed.update((name, obj) for obj, name in SAFE_GLOBALS)
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that builds only :func:`allowed_globals` objects.
+
+    Every global a pickle can reach (callables, classes) goes through
+    ``find_class``, so refusing unknown names there keeps a pickle from
+    calling anything else (Python's ``pickle`` docs, "Restricting
+    Globals").
+    """
+
+    def find_class(self, module, name):
+        full = global_name(module, name)
+        obj = allowed_globals().get(full)
+        if obj is None:
+            raise UnsafeGlobalError(full)
+        return obj
+
+
+def global_name(module: str, name: str) -> str:
+    """``module.name`` with Python 2 names (protocol < 3) mapped."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    return f'{module}.{name}'
+
+
+# ``torch.load(pickle_module=...)`` takes a module with Unpickler and load.
+restricted_pickle = SimpleNamespace(
+    __name__=__name__ + '.restricted_pickle',
+    Unpickler=RestrictedUnpickler,
+    load=lambda f, **kwargs: RestrictedUnpickler(f, **kwargs).load())
+
+
+@functools.lru_cache(maxsize=None)
+def torch_takes_safe_globals() -> bool:
+    """Whether torch's ``weights_only`` loader accepts :data:`SAFE_GLOBALS`
+    in a scope; checked once by loading a checkpoint that needs them."""
+    if not hasattr(torch.serialization, 'safe_globals'):
+        return False
+    probe = io.BytesIO()
+    buffer = HistoryBuffer()
+    buffer.update(1.)
+    torch.save({'buffer': buffer, 'np': np.float64(1)}, probe)
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            torch.load(io.BytesIO(probe.getvalue()), weights_only=True)
+    except Exception:
+        return False
+    return True
+
+
+def safe_load(f, map_location=None, name=None):
+    """``torch.load`` that builds weights only; see the module docstring.
+
+    Args:
+        f (str | file-like): A local path, or an open binary file.
+        map_location: As for :func:`torch.load`.
+        name (str, optional): How to call the file in errors.
+
+    Raises:
+        CheckpointError: The file is missing, not a PyTorch checkpoint, or
+            needs objects that could run code (with the names and how to
+            trust the file).
+    """
+    name = name or str(f)
+    if isinstance(f, str):
+        f = osp.expanduser(f)
+        if not osp.isfile(f):
+            raise CheckpointError(
+                f'checkpoint file {name!r} does not exist; check the path')
+        if is_trusted(f):
+            return torch.load(f, map_location=map_location, weights_only=False)
+    try:
+        if torch_takes_safe_globals():
+            with torch.serialization.safe_globals(SAFE_GLOBALS):
+                return torch.load(
+                    f, map_location=map_location, weights_only=True)
+        return torch.load(
+            f,
+            map_location=map_location,
+            pickle_module=restricted_pickle,
+            weights_only=False)
+    except pickle.UnpicklingError as e:
+        unsafe = unsafe_globals(f) or (
+            [str(e)] if isinstance(e, UnsafeGlobalError) else [])
+        if not unsafe:
+            raise _unreadable(name, f, e) from None
+        local = f'export {TRUST_ENV}={osp.abspath(f)}' if isinstance(
+            f, str) else (f'copy it to a local file and mark that: export '
+                          f'{TRUST_ENV}=/path/to/file')
+        raise CheckpointError(
+            f'checkpoint {name!r} holds pickled objects that are not weights '
+            f'({", ".join(unsafe)}); loading them could run code from the '
+            f'file, so it was refused. If you trust this file, {local} '
+            f'(files or folders, separated by {os.pathsep!r}).') from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError,
+            KeyError, IndexError, TypeError, AttributeError) as e:
+        raise _unreadable(name, f, e) from None
+
+
+def unsafe_globals(f) -> list:
+    """The globals a checkpoint's pickle names outside the allowlist."""
+    try:
+        data = _pickle_bytes(f)
+        names, strings = [], []
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ('SHORT_BINUNICODE', 'BINUNICODE', 'UNICODE',
+                           'BINUNICODE8', 'SHORT_BINSTRING', 'BINSTRING'):
+                strings.append(arg)
+            elif op.name == 'GLOBAL':
+                names.append(global_name(*arg.split(' ', 1)))
+            elif op.name == 'STACK_GLOBAL' and len(strings) >= 2:
+                names.append(global_name(strings[-2], strings[-1]))
+    except Exception:  # noqa: B902  (not even a readable pickle)
+        return []
+    allowed = allowed_globals()
+    return sorted({n for n in names if n not in allowed})
+
+
+def _pickle_bytes(f) -> bytes:
+    """The main pickle of a checkpoint (``data.pkl`` of the zip format)."""
+    if not isinstance(f, str):
+        f.seek(0)
+        raw = f.read()
+    else:
+        with open(f, 'rb') as fh:
+            raw = fh.read()
+    if zipfile.is_zipfile(io.BytesIO(raw)):
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            pkl = [n for n in z.namelist() if n.endswith('data.pkl')]
+            return z.read(pkl[0])
+    return raw
+
+
+def _unreadable(name, f, error) -> CheckpointError:
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    try:
+        head = _pickle_bytes(f)[:2] if not zipfile.is_zipfile(f) else b''
+    except Exception:  # noqa: B902
+        head = b''
+    if head[:1] == b'\x80':  # a pickle, but not one torch.save wrote
+        return CheckpointError(
+            f'checkpoint {name!r} is a plain pickle file, not a PyTorch '
+            'checkpoint written by torch.save; save the state dict with '
+            'torch.save, or point to the right file.')
+    return CheckpointError(
+        f'checkpoint {name!r} is not a readable PyTorch checkpoint '
+        f'(truncated, corrupt or another format: {reason}). Re-download it '
+        'or point to the right file.')
 
 
 def is_trusted(filename: str) -> bool:
@@ -80,56 +268,95 @@ def is_trusted(filename: str) -> bool:
     return False
 
 
-def load_from_local(filename: str, map_location=None):
-    """Load a local checkpoint safely; errors name the file and the fix."""
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise CheckpointError(
-            f'checkpoint file {filename!r} does not exist. Check the path '
-            '(configs name the official FasterNet weights under '
-            'checkpoints/; the README says where to download them).')
-    if is_trusted(filename):
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
-    try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if 'Weights only load failed' not in str(e):
-            raise _unreadable(filename, e) from None
-        try:
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(
-                filename)
-        except Exception:  # not even a readable pickle
-            names = []
-        extra = [n for n in names if n not in _allowed_names()]
-        if not extra:
-            raise _unreadable(filename, 'no PyTorch pickle inside') from None
-        raise CheckpointError(
-            f'checkpoint {filename!r} holds pickled objects that are not '
-            f'weights ({", ".join(extra)}); loading them could run code from '
-            f'the file, so it was refused. If you trust this file, mark it: '
-            f'export {TRUST_ENV}={osp.abspath(filename)} '
-            f'(files or folders, separated by {os.pathsep!r}).') from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile,
-            ValueError) as e:
-        raise _unreadable(filename, e) from None
+# mmengine's schemes, each through safe_load. Names keep mmengine's
+# ``load_from_`` prefix: CheckpointLoader logs the rest as the backend.
+def load_from_local(filename, map_location=None):
+    """A local file."""
+    return safe_load(filename, map_location)
 
 
-def _allowed_names():
-    return {
-        g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
-        for g in SAFE_GLOBALS
-    }
+def load_from_http(filename, map_location=None, model_dir=None,
+                   progress=False):
+    """Download into torch's hub cache (rank 0 first), then load locally."""
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        path = download(filename, model_dir, progress)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            path = download(filename, model_dir, progress)
+    return safe_load(path, map_location)
 
 
-def _unreadable(filename: str, error) -> CheckpointError:
-    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return CheckpointError(
-        f'checkpoint {filename!r} is not a readable PyTorch checkpoint '
-        f'(truncated, corrupt or another format: {reason}). Re-download it '
-        'or point to the right file.')
+def download(url: str, model_dir=None, progress=False) -> str:
+    """The local copy of ``url`` in the hub cache, downloaded if missing.
+
+    Raises:
+        CheckpointError: It cannot be downloaded (e.g. no internet); the
+            message says where to put a copy.
+    """
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    filename = osp.basename(urlparse(url).path)
+    cached = osp.join(model_dir, filename)
+    if not osp.isfile(cached):
+        os.makedirs(model_dir, exist_ok=True)
+        try:  # writes a temporary file and renames it: never a partial file
+            torch.hub.download_url_to_file(url, cached, progress=progress)
+        except Exception as e:  # noqa: B902  (URLError, HTTPError, OSError)
+            raise CheckpointError(
+                f'could not download checkpoint {url} ({type(e).__name__}: '
+                f'{e}). Without internet access, download it elsewhere and '
+                f'put it at {cached}, or pass the local file instead of the '
+                'URL, e.g. --cfg-options model.backbone.init_cfg.checkpoint='
+                f'/path/to/{filename} (or the checkpoint argument of '
+                'tools/test.py).') from None
+    return cached
 
 
-CheckpointLoader.register_scheme(
-    prefixes='', loader=load_from_local, force=True)
+def load_from_model_zoo(filename, map_location=None):
+    """``torchvision://``, ``open-mmlab://``, ``mmcls://`` names, resolved
+    with mmengine's tables to a URL or a file in mmengine's home."""
+    scheme, model_name = filename.split('://', 1)
+    mm = mmengine_checkpoint
+    if scheme in ('torchvision', 'modelzoo'):
+        location = mm.get_torchvision_models()[model_name]
+    elif scheme == 'mmcls':
+        location = mm.get_mmcls_models()[model_name]
+    else:
+        model_name = mm.get_deprecated_model_names().get(
+            model_name, model_name)
+        location = mm.get_external_models()[model_name]
+    if location.startswith(('http://', 'https://')):
+        checkpoint = load_from_http(location, map_location)
+    else:
+        checkpoint = safe_load(
+            osp.join(mm._get_mmengine_home(), location), map_location)
+    if scheme == 'mmcls':
+        checkpoint = mm._process_mmcls_checkpoint(checkpoint)
+    return checkpoint
+
+
+def load_from_ceph(filename, map_location=None, backend='petrel'):
+    """s3 / petrel: read through mmengine's file backend, load from memory
+    (a remote file is never trusted: copy it and trust the copy)."""
+    data = get_file_backend(
+        filename, backend_args={'backend': backend}).get(filename)
+    return safe_load(io.BytesIO(data), map_location, name=filename)
+
+
+def load_from_pavi(filename, map_location=None):
+    raise CheckpointError(
+        f'{filename}: pavi:// checkpoints are not supported by fasternet_mm '
+        "'s safe loader; download the file and pass its local path")
+
+
+SCHEMES = {
+    '': load_from_local,
+    ('http://', 'https://'): load_from_http,
+    ('modelzoo://', 'torchvision://', 'open-mmlab://', 'openmmlab://',
+     'mmcls://'): load_from_model_zoo,
+    (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): load_from_ceph,
+    'pavi://': load_from_pavi,
+}
+for _prefixes, _loader in SCHEMES.items():
+    CheckpointLoader.register_scheme(_prefixes, _loader, force=True)

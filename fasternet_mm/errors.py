@@ -1,9 +1,11 @@
-"""Errors caused by the user's input (config, data, checkpoint).
+"""The errors a user's input causes (config, data, checkpoint, arguments).
 
-Each message names the problem and the fix. ``tools/*.py`` print them
-without a traceback; the subclasses are also the built-in exception a
+Each message names the problem and the fix. Every tool runs its ``main``
+through :func:`run_tool`, which prints them as ``error: ...`` with exit
+status 1 and no traceback; the subclasses are also the built-in exception a
 Python user expects (``KeyError`` for an unknown name, ...).
 """
+import sys
 
 
 class UserInputError(Exception):
@@ -19,8 +21,24 @@ class ConfigKeyError(UserInputError, KeyError):
 
 
 class ConfigValueError(UserInputError, ValueError):
-    """A value out of range, or a checkpoint that does not fit the model."""
+    """A config value out of range."""
 
 
 class ConfigTypeError(UserInputError, TypeError):
     """An unexpected argument."""
+
+
+class CheckpointError(UserInputError, ValueError):
+    """A checkpoint that is missing, unreadable, unsafe or does not fit."""
+
+
+class DataError(UserInputError, ValueError):
+    """A dataset that is missing or does not match its config."""
+
+
+def run_tool(main, argv=None) -> None:
+    """Run a tool's ``main(argv)``; a user error exits 1 with ``error: ...``."""
+    try:
+        main(argv)
+    except UserInputError as e:
+        sys.exit(f'error: {e}')

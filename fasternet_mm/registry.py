@@ -1,33 +1,20 @@
-"""Register this package's modules with whichever OpenMMLab codebases exist.
+"""Make FasterNet buildable under every name configs use.
 
-``import fasternet_mm`` (or ``custom_imports=dict(imports=['fasternet_mm'])``
-in a config) makes ``type='FasterNet'`` buildable from MMDetection's and
-MMSegmentation's ``MODELS`` registries; either may be absent.
+The model file registers FasterNet in mmengine's root ``MODELS``, which
+every codebase's ``MODELS`` searches, so ``type='FasterNet'`` builds in any
+scope. A scoped name (``type='mmdet.FasterNet'``, ``'mmseg.FasterNet'``)
+looks in that codebase's registry alone, so importing this module also
+adds FasterNet to MMDetection's and MMSegmentation's, where installed.
 """
 import importlib
 
 from .models import FasterNet
 
-CODEBASES = ('mmdet', 'mmseg')
-
-
-def _installed_registries():
-    for codebase in CODEBASES:
-        try:
-            yield importlib.import_module(f'{codebase}.registry')
-        except ModuleNotFoundError as e:
-            if e.name != codebase:  # installed but broken: say so
-                raise
-
-
-def register_all_modules():
-    """Add FasterNet to the ``MODELS`` registry of every installed codebase."""
-    registered = []
-    for registry in _installed_registries():
-        if 'FasterNet' not in registry.MODELS.module_dict:
-            registry.MODELS.register_module(module=FasterNet)
-        registered.append(registry.__name__.split('.')[0])
-    return registered
-
-
-REGISTERED_IN = register_all_modules()
+for _codebase in ('mmdet', 'mmseg'):
+    try:
+        _registry = importlib.import_module(f'{_codebase}.registry')
+    except ModuleNotFoundError as e:
+        if e.name != _codebase:  # installed but broken: say so
+            raise
+        continue
+    _registry.MODELS.register_module(module=FasterNet, force=True)

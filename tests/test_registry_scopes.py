@@ -58,9 +58,12 @@ def build_seg(cfg):
 def test_fasternet_is_registered_in_both_codebases():
     from mmdet.registry import MODELS as DET_MODELS
     from mmseg.registry import MODELS as SEG_MODELS
-    assert set(fasternet_mm.REGISTERED_IN) == {'mmdet', 'mmseg'}
-    assert DET_MODELS.get('FasterNet') is FasterNet
-    assert SEG_MODELS.get('FasterNet') is FasterNet
+    from mmengine.registry import MODELS as ROOT_MODELS
+    assert ROOT_MODELS.get('FasterNet') is FasterNet
+    for name in ('FasterNet', 'mmdet.FasterNet'):
+        assert DET_MODELS.get(name) is FasterNet
+    for name in ('FasterNet', 'mmseg.FasterNet'):
+        assert SEG_MODELS.get(name) is FasterNet
 
 
 def test_detector_then_segmentor_then_detector(det_cfg, seg_cfg):

@@ -9,11 +9,11 @@ the checkpoint (saved by tools/train.py), the colours from the config.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import mmcv
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
+from fasternet_mm.errors import UserInputError, run_tool
 
 
 def parse_args(argv=None):
@@ -21,7 +21,7 @@ def parse_args(argv=None):
         description='Draw the boxes and masks a detector finds in an image')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file or URL')
     parser.add_argument(
         '--out-file',
         default='outputs/image_demo.jpg',
@@ -40,8 +40,8 @@ def main(argv=None):
     args = parse_args(argv)
     for kind, path in (('image', args.img), ('config', args.config),
                        ('checkpoint', args.checkpoint)):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{kind} file {path!r} does not exist')
+        if '://' not in path and not osp.isfile(path):
+            raise UserInputError(f'{kind} file {path!r} does not exist')
     from mmdet.apis import DetInferencer
     inferencer = DetInferencer(
         model=args.config,
@@ -70,7 +70,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except FileNotFoundError as e:
-        sys.exit(f'error: {e}')
+    run_tool(main)

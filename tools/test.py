@@ -5,14 +5,13 @@ decides between detection and segmentation.
 """
 import argparse
 import copy
-import sys
 
 from mmengine.config import ConfigDict, DictAction
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.apis import (build_runner, check_data, check_input_padding,
+from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
                                load_config, set_local_rank)
-from fasternet_mm.errors import UserInputError
+from fasternet_mm.errors import UserInputError, run_tool
 
 
 def parse_args(argv=None):
@@ -137,11 +136,8 @@ def main(argv=None):
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
-    runner.test()
+    return runner.test()
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        sys.exit(f'error: {e}')
+    run_tool(main)

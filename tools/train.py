@@ -3,14 +3,13 @@
 Arguments follow MMDetection's ``tools/train.py``.
 """
 import argparse
-import sys
 
 from mmengine.config import DictAction
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.apis import (build_runner, check_data, check_input_padding,
+from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
                                enable_amp, load_config, set_local_rank)
-from fasternet_mm.errors import UserInputError
+from fasternet_mm.errors import UserInputError, run_tool
 
 
 def parse_args(argv=None):
@@ -71,7 +70,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        sys.exit(f'error: {e}')
+    run_tool(main)

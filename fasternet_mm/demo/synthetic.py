@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import ConfigValueError
+
 SHAPES = ('circle', 'square', 'triangle', 'star')
 # A base colour per class (RGB), jittered per object.
 SHAPE_COLORS = ((220, 60, 60), (60, 180, 75), (65, 105, 225), (240, 200, 40))
@@ -28,7 +30,7 @@ def shape_polygon(shape: str, center: Tuple[float, float], radius: float,
     elif shape == 'star':
         n, radii = 10, [radius, radius * 0.45]
     else:
-        raise ValueError(f'unknown shape {shape!r}; valid: {SHAPES}')
+        raise ConfigValueError(f'unknown shape {shape!r}; valid: {SHAPES}')
     t = angle + np.arange(n) * 2 * np.pi / n
     r = np.array([radii[i % len(radii)] for i in range(n)])
     return np.stack([center[0] + r * np.cos(t), center[1] + r * np.sin(t)], 1)
@@ -83,7 +85,7 @@ def random_scene(rng: np.random.Generator,
 def check_set_sizes(num_train: int, num_val: int, img_size: int) -> None:
     """The demo generators' shared argument check."""
     if min(num_train, num_val) < 1 or img_size < 32:
-        raise ValueError(
+        raise ConfigValueError(
             f'need at least one image per split and img_size >= 32, got '
             f'num_train={num_train}, num_val={num_val}, img_size={img_size}')
 

@@ -1,3 +1,3 @@
-from .hooks import FasterNetDeployHook
+from .hooks import RUN_HOOKS, CheckpointFitHook, FasterNetDeployHook
 
-__all__ = ['FasterNetDeployHook']
+__all__ = ['CheckpointFitHook', 'FasterNetDeployHook', 'RUN_HOOKS']

@@ -13,15 +13,21 @@ Examples::
         --out fasternet_s_det.onnx --verify-shape 800 1216
 """
 import argparse
+import inspect
 import os.path as osp
 import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.config import Config
-
 from fasternet_mm import FasterNet
+from fasternet_mm.errors import ConfigValueError, run_tool
+from fasternet_mm.utils import load_config
+
+# torch >= 2.5 has a dynamo exporter; this tool uses the TorchScript one,
+# which every supported torch has.
+EXPORT_KWARGS = dict(dynamo=False) if 'dynamo' in inspect.signature(
+    torch.onnx.export).parameters else {}
 
 
 def build_backbone(model: str,
@@ -29,9 +35,9 @@ def build_backbone(model: str,
                    deploy: bool = True) -> FasterNet:
     """A FasterNet from a preset name or a config's ``model.backbone``."""
     if osp.isfile(model):
-        cfg = Config.fromfile(model).model.backbone.to_dict()
-        if cfg.pop('type') != 'FasterNet':
-            raise ValueError(f'{model} has no FasterNet backbone')
+        cfg = load_config(model).model.backbone.to_dict()
+        if cfg.pop('type').split('.')[-1] != 'FasterNet':
+            raise ConfigValueError(f'{model} has no FasterNet backbone')
         cfg.pop('init_cfg', None)
         backbone = FasterNet(**cfg)
     else:
@@ -60,7 +66,7 @@ def export(backbone: FasterNet,
             output_names=names,
             dynamic_axes=dynamic,
             opset_version=opset,
-            dynamo=False)
+            **EXPORT_KWARGS)
 
 
 def verify(backbone: FasterNet,
@@ -127,4 +133,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

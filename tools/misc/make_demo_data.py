@@ -9,9 +9,9 @@ annotations/{training,validation}/*.png (label maps, 0 = unlabeled). Equal
 seeds give equal files; an existing set is kept unless ``--overwrite``.
 """
 import argparse
-import sys
 import time
 
+from fasternet_mm.errors import run_tool
 from fasternet_mm.demo import (ade20k_demo_exists, coco_demo_exists,
                                    make_ade20k_demo, make_coco_demo)
 
@@ -82,7 +82,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except ValueError as e:
-        sys.exit(f'error: {e}')
+    run_tool(main)

@@ -31,7 +31,9 @@ def convert(config: str, checkpoint: str, out: str) -> None:
     model = registry.MODELS.build(cfg.model)
     ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     if not hasattr(model.backbone, 'switch_to_deploy'):
-        raise ValueError(f'The backbone of {config} has no deploy mode')
+        from fasternet_mm.errors import ConfigValueError
+        raise ConfigValueError(
+            f'The backbone of {config} has no deploy mode')
     model.backbone.switch_to_deploy()
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     save_checkpoint(
@@ -56,4 +58,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from fasternet_mm.errors import run_tool
+    run_tool(main)

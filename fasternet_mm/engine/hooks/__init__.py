@@ -1,3 +1,7 @@
+from .checkpoint_fit_hook import CheckpointFitHook
 from .deploy_hook import FasterNetDeployHook
 
-__all__ = ['FasterNetDeployHook']
+# Hooks that tools/train.py and tools/test.py add to every run.
+RUN_HOOKS = ('CheckpointFitHook', )
+
+__all__ = ['CheckpointFitHook', 'FasterNetDeployHook', 'RUN_HOOKS']

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from ...errors import ConfigTypeError, ConfigValueError
+from ...errors import CheckpointError
 
 HEAD_PREFIXES = ('avgpool_pre_head.', 'head.', 'conv_head.', 'classifier.')
 _OFFICIAL_MERGE = re.compile(r'^stages\.(\d+)\.(reduction|norm)\.')
@@ -24,7 +24,7 @@ _OFFICIAL_MERGE = re.compile(r'^stages\.(\d+)\.(reduction|norm)\.')
 
 def _unwrap(ckpt) -> Dict[str, torch.Tensor]:
     if not isinstance(ckpt, dict):
-        raise ConfigTypeError(f'expected a checkpoint dict or state dict, got '
+        raise CheckpointError(f'expected a checkpoint dict or state dict, got '
                               f'{type(ckpt).__name__}')
     for key in ('state_dict', 'model'):
         if key in ckpt and isinstance(ckpt[key], dict):
@@ -51,7 +51,7 @@ def _strip_prefixes(state_dict: Dict,
     selected = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
                            if k.startswith(prefix))
     if not selected:
-        raise ConfigValueError(
+        raise CheckpointError(
             f'no key in the checkpoint starts with {prefix!r}')
     return selected, len(state_dict) - len(selected)
 
@@ -128,7 +128,7 @@ def convert_fasternet_checkpoint(
         del converted[k]
     unexpected = [k for k in converted if k not in model_state]
     if unexpected:
-        raise ConfigValueError(
+        raise CheckpointError(
             f'{source}: {len(unexpected)} key(s) fit no FasterNet parameter: '
             f'{_summarise(unexpected)}. Is it a FasterNet checkpoint, and of '
             f'the arch you built?')
@@ -138,7 +138,7 @@ def convert_fasternet_checkpoint(
         if v.shape != model_state[k].shape
     ]
     if mismatched:
-        raise ConfigValueError(
+        raise CheckpointError(
             f'{source}: shape mismatch for {len(mismatched)} key(s): '
             f'{_summarise(mismatched, 3)}. The checkpoint is for another '
             f'FasterNet arch: set `arch` to the one it was trained with.')
@@ -146,7 +146,7 @@ def convert_fasternet_checkpoint(
     new = [k for k in missing if re.match(r'^norm\d+\.', k)]
     missing_trunk = [k for k in missing if k not in new]
     if missing_trunk:
-        raise ConfigValueError(
+        raise CheckpointError(
             f'{source}: the checkpoint lacks {len(missing_trunk)} FasterNet '
             f'parameter(s): {_summarise(missing_trunk)}. It holds a different '
             f'arch (depths) or a truncated model.')

@@ -12,7 +12,6 @@ load as they are and the official release is converted by
 :func:`fasternet_mm.models.backbones.ckpt_convert.convert_fasternet_checkpoint`.
 """
 import inspect
-import warnings
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -23,6 +22,7 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_init
+from mmengine.registry import MODELS
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -168,6 +168,7 @@ def _fuse_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
     return fused
 
 
+@MODELS.register_module()
 class FasterNet(BaseModule):
     """FasterNet backbone returning multi-scale features.
 
@@ -426,7 +427,39 @@ class FasterNet(BaseModule):
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state_dict, report = convert_fasternet_checkpoint(
             ckpt, self.state_dict(), prefix=prefix, source=str(checkpoint))
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            self.load_state_dict(state_dict, strict=False)
+        self.load_state_dict(state_dict, strict=False)
         print_log(report, logger='current')
+
+    def convert_state_dict(self, state_dict: dict, prefix: str = '') -> str:
+        """Convert this backbone's keys under ``prefix`` in place.
+
+        Official-release and timm keys become this backbone's; names and
+        shapes are checked, so a backbone key that would stay unloaded (or a
+        trunk tensor that is missing) is an error, never a random weight.
+
+        Returns:
+            str: The loading report, or ``''`` if nothing had to change.
+        """
+        keys = [k for k in state_dict if k.startswith(prefix)]
+        if not keys:
+            return ''
+        own = {k[len(prefix):]: state_dict[k] for k in keys}
+        converted, report = convert_fasternet_checkpoint(
+            own,
+            self.state_dict(),
+            prefix='',
+            source=f'checkpoint keys under {prefix!r}')
+        if converted.keys() == own.keys():
+            return ''
+        for k in keys:
+            del state_dict[k]
+        state_dict.update((prefix + k, v) for k, v in converted.items())
+        return report
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Whole-model checkpoints (load_from, tools/test.py, inferencers)
+        # come here with the backbone's keys under ``prefix``.
+        report = self.convert_state_dict(state_dict, prefix)
+        if report:
+            print_log(report, logger='current')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

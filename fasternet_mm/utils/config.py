@@ -1,0 +1,87 @@
+"""Loading a config for the tools, and the checks FasterNet asks of it."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+from ..errors import ConfigValueError, UserInputError
+
+SCOPES = ('mmdet', 'mmseg')
+
+
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Load ``path``, apply ``--cfg-options`` and fill in the run settings.
+
+    A missing, unreadable or broken config (a ``_base_`` that does not
+    exist, a syntax error, an unsupported file type) is a
+    :class:`UserInputError` naming the file. Configs are code: loading one
+    runs it, as every OpenMMLab tool does.
+    """
+    if not osp.isfile(path):
+        raise UserInputError(f'config file {path!r} does not exist')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as e:  # noqa: B902  (any failure of the user's file)
+        reason = str(e).strip().splitlines()
+        raise UserInputError(
+            f'config {path!r} cannot be loaded: {type(e).__name__}: '
+            f'{reason[-1] if reason else ""} (configs are .py, .json or '
+            '.yaml files; check the file and its _base_ paths)') from None
+    if cfg_options:
+        try:
+            cfg.merge_from_dict(cfg_options)
+        except (TypeError, KeyError, ValueError) as e:
+            raise UserInputError(f'--cfg-options cannot be applied: {e}')
+    scope = cfg.get('default_scope')
+    if scope not in SCOPES:
+        raise UserInputError(
+            f'{path}: default_scope is {scope!r}; this tool runs MMDetection '
+            f"or MMSegmentation configs (default_scope 'mmdet' or 'mmseg'): "
+            'inherit their default_runtime.py')
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def uses_fasternet(model_cfg) -> bool:
+    """Whether a model config builds a FasterNet backbone anywhere."""
+    if isinstance(model_cfg, dict):
+        if str(model_cfg.get('type', '')).split('.')[-1] == 'FasterNet':
+            return True
+        return any(uses_fasternet(v) for v in model_cfg.values())
+    if isinstance(model_cfg, (list, tuple)):
+        return any(uses_fasternet(v) for v in model_cfg)
+    return False
+
+
+def check_input_padding(cfg: Config) -> None:
+    """FasterNet's stem and merging layers floor odd sizes: inputs must be
+    padded to a multiple of 32 for the stride-32 features to stay aligned.
+
+    Only configs with a FasterNet backbone are checked.
+    """
+    if not uses_fasternet(cfg.model):
+        return
+    preprocessor = cfg.model.get('data_preprocessor') or {}
+    if cfg.default_scope == 'mmdet':
+        divisor = preprocessor.get('pad_size_divisor', 1)
+        if divisor % 32:
+            raise ConfigValueError(
+                f'model.data_preprocessor.pad_size_divisor is {divisor}: '
+                'images of a size not divisible by 32 would be floored by '
+                'the FasterNet backbone and misalign its features; set '
+                'pad_size_divisor=32')
+    else:
+        size = preprocessor.get('size')
+        if size and any(s % 32 for s in size):
+            raise ConfigValueError(
+                f'model.data_preprocessor.size is {tuple(size)}: training '
+                'crops must be divisible by 32 for FasterNet; use e.g. '
+                '(512, 512)')
