@@ -39,8 +39,7 @@ model = dict(
             'download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth')),
     # Stage widths C, 2C, 4C, 8C; the auxiliary head reads stage 3 (4C).
     decode_head=dict(
-        in_channels=[128, 256, 512, 1024], norm_cfg=norm_cfg,
-        num_classes=150),
+        in_channels=[128, 256, 512, 1024], norm_cfg=norm_cfg, num_classes=150),
     auxiliary_head=dict(in_channels=512, norm_cfg=norm_cfg, num_classes=150),
     test_cfg=dict(mode='whole'))
 
