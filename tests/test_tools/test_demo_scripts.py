@@ -5,6 +5,7 @@ messages and print their metrics in one line.
 Here on tiny generated sets (DATA_ROOT) with a shortened schedule
 (CFG_OPTIONS); the full demos are timed in the README.
 """
+import glob
 import os
 import re
 import subprocess
@@ -35,8 +36,10 @@ def assert_demo_steps(out, name, work_dir, num_pictures):
     assert steps == ['1/3', '2/3', '3/3', 'done'], out[-2000:]
     assert f'checkpoint:  {work_dir}/' in out
     assert f'metrics:     {work_dir}/test/' in out
-    assert (f'pictures:    {work_dir}/predictions ({num_pictures}, ground '
-            'truth left, prediction right)') in out
+    assert (f'pictures:    {work_dir}/predictions (ground truth left, '
+            'prediction right)') in out
+    pictures = glob.glob(f'{work_dir}/predictions/**/*.png', recursive=True)
+    assert len(pictures) == num_pictures  # one per val image
 
 
 def test_det_demo_trains_tests_and_prints_coco_ap(tiny_coco, tmp_path):

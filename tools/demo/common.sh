@@ -70,9 +70,7 @@ import json, sys
 lines = open(sys.argv[1]).read().strip().splitlines()
 print(sys.argv[2].format(m=json.loads(lines[-1])))
 PYEOF
-    local pictures
-    pictures=$(find "$show_dir" -name '*.png' | wc -l)
     echo "checkpoint:  $CHECKPOINT"
     echo "metrics:     $METRICS"
-    echo "pictures:    ${show_dir#"$PWD"/} ($pictures, ground truth left, prediction right)"
+    echo "pictures:    ${show_dir#"$PWD"/} (ground truth left, prediction right)"
 }
