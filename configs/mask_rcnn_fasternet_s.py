@@ -9,6 +9,9 @@ _base_ = [
     'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints, also under the OpenMMLab tools
+# (fasternet_mm/engine/hooks; ours use it anyway).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 # ImageNet-1K weights of the official release; download them first:
 #   mkdir -p checkpoints && wget -P checkpoints \

@@ -10,6 +10,9 @@ _base_ = [
 ]
 # Registers FasterNet, so MMSegmentation's own tools run these configs too.
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints, also under the OpenMMLab tools
+# (fasternet_mm/engine/hooks; ours use it anyway).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 crop_size = (512, 512)
 # Training batches are padded to the crop; test images to a multiple of 32

@@ -1,3 +1,7 @@
-from .hooks import RUN_HOOKS, CheckpointFitHook, FasterNetDeployHook
+from .hooks import (RUN_HOOKS, AtomicCheckpointHook, CheckpointFitHook,
+                    FasterNetDeployHook)
 
-__all__ = ['CheckpointFitHook', 'FasterNetDeployHook', 'RUN_HOOKS']
+__all__ = [
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'FasterNetDeployHook',
+    'RUN_HOOKS'
+]
