@@ -9,9 +9,10 @@ _base_ = [
     'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, also under the OpenMMLab tools
-# (fasternet_mm/engine/hooks; ours use it anyway).
+# Crash-safe checkpoints and a stop on a NaN loss, also under the
+# OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='FiniteLossHook')]
 
 # ImageNet-1K weights of the official release; download them first:
 #   mkdir -p checkpoints && wget -P checkpoints \

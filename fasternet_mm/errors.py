@@ -36,6 +36,10 @@ class DataError(UserInputError, ValueError):
     """A dataset that is missing or does not match its config."""
 
 
+class TrainingDivergedError(UserInputError, FloatingPointError):
+    """A loss or weights that are no longer finite (NaN, inf)."""
+
+
 def run_tool(main, argv=None) -> None:
     """Run a tool's ``main(argv)``; a user error exits 1 with ``error: ...``."""
     try:

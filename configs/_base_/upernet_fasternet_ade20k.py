@@ -10,9 +10,10 @@ _base_ = [
 ]
 # Registers FasterNet, so MMSegmentation's own tools run these configs too.
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, also under the OpenMMLab tools
-# (fasternet_mm/engine/hooks; ours use it anyway).
+# Crash-safe checkpoints and a stop on a NaN loss, also under the
+# OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='FiniteLossHook')]
 
 crop_size = (512, 512)
 # Training batches are padded to the crop; test images to a multiple of 32

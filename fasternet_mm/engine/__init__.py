@@ -1,7 +1,7 @@
 from .hooks import (RUN_HOOKS, AtomicCheckpointHook, CheckpointFitHook,
-                    FasterNetDeployHook)
+                    FasterNetDeployHook, FiniteLossHook)
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FasterNetDeployHook',
-    'RUN_HOOKS'
+    'FiniteLossHook', 'RUN_HOOKS'
 ]

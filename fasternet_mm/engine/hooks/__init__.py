@@ -1,11 +1,12 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .deploy_hook import FasterNetDeployHook
+from .finite_loss_hook import FiniteLossHook
 
 # Hooks that tools/train.py and tools/test.py add to every run.
-RUN_HOOKS = ('CheckpointFitHook', )
+RUN_HOOKS = ('CheckpointFitHook', 'FiniteLossHook')
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FasterNetDeployHook',
-    'RUN_HOOKS'
+    'FiniteLossHook', 'RUN_HOOKS'
 ]
