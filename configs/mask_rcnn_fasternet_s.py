@@ -9,10 +9,13 @@ _base_ = [
     'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints and a stop on a NaN loss, also under the
-# OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
+# Crash-safe checkpoints, a stop on a NaN loss, a work dir per run, also
+# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them).
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='FiniteLossHook')]
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='TrainSetupCheckHook')
+]
 
 # ImageNet-1K weights of the official release; download them first:
 #   mkdir -p checkpoints && wget -P checkpoints \

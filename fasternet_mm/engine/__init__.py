@@ -1,7 +1,7 @@
 from .hooks import (RUN_HOOKS, AtomicCheckpointHook, CheckpointFitHook,
-                    FasterNetDeployHook, FiniteLossHook)
+                    FasterNetDeployHook, FiniteLossHook, TrainSetupCheckHook)
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FasterNetDeployHook',
-    'FiniteLossHook', 'RUN_HOOKS'
+    'FiniteLossHook', 'RUN_HOOKS', 'TrainSetupCheckHook'
 ]

@@ -2,11 +2,12 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .deploy_hook import FasterNetDeployHook
 from .finite_loss_hook import FiniteLossHook
+from .train_setup_check_hook import TrainSetupCheckHook
 
 # Hooks that tools/train.py and tools/test.py add to every run.
-RUN_HOOKS = ('CheckpointFitHook', 'FiniteLossHook')
+RUN_HOOKS = ('CheckpointFitHook', 'FiniteLossHook', 'TrainSetupCheckHook')
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FasterNetDeployHook',
-    'FiniteLossHook', 'RUN_HOOKS'
+    'FiniteLossHook', 'RUN_HOOKS', 'TrainSetupCheckHook'
 ]
