@@ -1,7 +1,9 @@
 from .hooks import (RUN_HOOKS, AtomicCheckpointHook, CheckpointFitHook,
-                    FasterNetDeployHook, FiniteLossHook, TrainSetupCheckHook)
+                    DataLoadCheckHook, FasterNetDeployHook, FiniteLossHook,
+                    TrainSetupCheckHook)
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointFitHook', 'FasterNetDeployHook',
-    'FiniteLossHook', 'RUN_HOOKS', 'TrainSetupCheckHook'
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'DataLoadCheckHook',
+    'FasterNetDeployHook', 'FiniteLossHook', 'RUN_HOOKS',
+    'TrainSetupCheckHook'
 ]
