@@ -61,25 +61,7 @@ class TrainSetupCheckHook(Hook):
                 f'iteration; set train_cfg.{name} to a positive number')
 
     def _lock_work_dir(self, work_dir: str) -> None:
-        if fcntl is None:
-            return
-        path = osp.join(work_dir, LOCK_FILE)
-        handle = open(path, 'a+')
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or 'unknown'
-            handle.close()
-            raise UserInputError(
-                f'another training run (pid {owner}) is using the work dir '
-                f'{work_dir}: both would write the same checkpoints and '
-                'last_checkpoint; give this run its own --work-dir')
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock = handle
+        self._lock = lock_work_dir(work_dir)
 
     @staticmethod
     def _warn_earlier_run(runner) -> None:
@@ -99,5 +81,43 @@ class TrainSetupCheckHook(Hook):
 
     def after_run(self, runner) -> None:
         if self._lock is not None:
+            _HELD.pop(self._lock.name, None)
             self._lock.close()  # releases the lock
             self._lock = None
+
+
+_HELD = {}  # lock file path -> open handle, of this process
+
+
+def lock_work_dir(work_dir: str):
+    """Take ``work_dir``'s training lock, or raise naming the holder.
+
+    Our tools call it before the Runner exists (so that a refused run does
+    not even open its log folder, which mmengine names by the second);
+    the hook calls it again under other tools. Returns the open lock file
+    (the lock lasts until it is closed or the process ends), or None where
+    the platform has no ``fcntl``.
+    """
+    if fcntl is None:
+        return None
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.abspath(osp.join(work_dir, LOCK_FILE))
+    if path in _HELD:
+        return _HELD[path]
+    handle = open(path, 'a+')
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or 'unknown'
+        handle.close()
+        raise UserInputError(
+            f'another training run (pid {owner}) is using the work dir '
+            f'{work_dir}: both would write the same checkpoints and '
+            'last_checkpoint; give this run its own --work-dir')
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _HELD[path] = handle
+    return handle

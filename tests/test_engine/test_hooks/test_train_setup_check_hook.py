@@ -38,7 +38,8 @@ def test_no_iterations_is_a_config_error(tmp_path, tiny_coco, option, name):
         train(tmp_path, tiny_coco, option, config=config)
 
 
-def test_work_dir_in_use_by_another_run_is_refused(tmp_path, tiny_coco):
+def test_work_dir_in_use_by_another_run_is_refused_before_logging(
+        tmp_path, tiny_coco):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     with open(work_dir / '.train.lock', 'w') as lock:
@@ -50,6 +51,9 @@ def test_work_dir_in_use_by_another_run_is_refused(tmp_path, tiny_coco):
                 match=r'another training run \(pid 4242\) is using the work '
                 r'dir .*give this run its own --work-dir'):
             train(work_dir, tiny_coco, 'train_cfg.max_epochs=1')
+    # refused before mmengine opened a log folder (named by the second, it
+    # could be the other run's)
+    assert sorted(p.name for p in work_dir.iterdir()) == ['.train.lock']
 
 
 def test_earlier_run_checkpoints_warn_when_not_resuming(tmp_path, tiny_coco):
