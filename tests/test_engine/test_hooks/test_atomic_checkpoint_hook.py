@@ -154,3 +154,33 @@ def test_missing_resume_file_names_the_resume_file(tmp_path, tiny_coco):
             match=rf"--resume '{missing}': no such checkpoint file"):
         train_in_process(tmp_path / 'work', tiny_coco, '--resume',
                          str(missing))
+
+
+def test_mmdetection_own_train_tool_gets_the_hook_from_the_config(
+        config, tmp_path, tiny_coco):
+    import mmdet
+    mmdet_train = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
+                           'train.py')
+    if not osp.isfile(mmdet_train):
+        pytest.skip('mmdet is installed without its tools')
+    work_dir = tmp_path / 'work'
+    options = [o for o in coco_options(tiny_coco) if o.startswith('train')]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
+        PYTHONWARNINGS='ignore',
+        FAIL_SAVE='1:full')
+    failed = subprocess.run([
+        sys.executable, mmdet_train,
+        str(config), '--work-dir',
+        str(work_dir), '--cfg-options', *options, 'train_cfg.max_epochs=1'
+    ],
+                            cwd=REPO_ROOT,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    assert failed.returncode != 0
+    assert 'CheckpointError: saving the checkpoint' in failed.stderr
+    assert [f for f in files(work_dir) if '.pth' in f] == []
+    assert not (work_dir / 'last_checkpoint').exists()
