@@ -87,7 +87,8 @@ def test_label_out_of_range_stops_training_naming_the_map(
         seg_set_with_label_199, tmp_path):
     root, (bad_train, _) = seg_set_with_label_199
     proc = run_train(SEG_DEMO_CONFIG, '--work-dir', str(tmp_path / 'work'),
-                     '--cfg-options', f'train_dataloader.dataset.data_root={root}',
+                     '--cfg-options',
+                     f'train_dataloader.dataset.data_root={root}',
                      f'val_dataloader.dataset.data_root={root}',
                      'train_dataloader.num_workers=1',
                      'train_dataloader.batch_size=2',

@@ -136,6 +136,7 @@ def test_drop_path_rate_out_of_range_is_a_config_error(tiny_coco, tmp_path):
             ConfigValueError, match=r'drop_path_rate must be in \[0, 1\)'):
         train_tool.main([
             DET_DEMO_CONFIG, '--work-dir',
-            str(tmp_path), '--cfg-options', 'model.backbone.drop_path_rate=2.0',
+            str(tmp_path), '--cfg-options',
+            'model.backbone.drop_path_rate=2.0',
             *coco_options(tiny_coco)
         ])
