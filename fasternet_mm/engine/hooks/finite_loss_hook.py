@@ -62,8 +62,10 @@ class FiniteLossHook(Hook):
         last = runner.message_hub.get_info('last_ckpt')
         detail = ', '.join(f'{k}={v}' for k, v in bad.items()) if bad else \
             'on another rank'
+        what = 'the weights are' if list(bad) == ['weights'] else \
+            'the loss is'
         raise TrainingDivergedError(
-            f'the loss is not finite ({detail}) at {where}iteration '
+            f'{what} not finite ({detail}) at {where}iteration '
             f'{runner.iter + 1} ({ranks_bad} of {get_world_size()} '
             'rank(s)); training stopped before saving NaN weights. '
             'Typical causes: a learning rate too high for the batch size '

@@ -140,3 +140,33 @@ def test_drop_path_rate_out_of_range_is_a_config_error(tiny_coco, tmp_path):
             'model.backbone.drop_path_rate=2.0',
             *coco_options(tiny_coco)
         ])
+
+
+def test_nan_weights_after_a_finite_loss_stop_before_the_save():
+    # An inf gradient makes the step write NaN weights although this
+    # iteration's loss was finite; the next checkpoint would hold them.
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from fasternet_mm.engine import FiniteLossHook
+    from fasternet_mm.errors import TrainingDivergedError
+    model = torch.nn.Linear(2, 2)
+    runner = SimpleNamespace(
+        model=model,
+        iter=4,
+        epoch=0,
+        train_loop=SimpleNamespace(),
+        train_dataloader=[0] * 10,
+        optim_wrapper=None,
+        message_hub=MessageHub.get_instance('finite_loss_test'))
+    hook = FiniteLossHook()
+    outputs = dict(loss=torch.tensor(1.5), acc=torch.tensor(0.5))
+    hook.after_train_iter(runner, 4, outputs=outputs)  # all finite
+    with torch.no_grad():
+        model.weight[0, 0] = float('inf') * 0
+    with pytest.raises(
+            TrainingDivergedError,
+            match=r'the weights are not finite \(weights=nan/inf\) at '
+            r'iteration 5 \(1 of 1 rank\(s\)\).*No checkpoint was saved'):
+        hook.after_train_iter(runner, 4, outputs=outputs)
