@@ -9,6 +9,15 @@ _base_ = [
     'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints, a stop on a NaN loss, a work dir per run, data
+# errors that name the file, also under the OpenMMLab tools
+# (fasternet_mm/engine/hooks; ours add them anyway).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='TrainSetupCheckHook'),
+    dict(type='DataLoadCheckHook')
+]
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

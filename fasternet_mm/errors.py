@@ -13,7 +13,8 @@ class UserInputError(Exception):
 
     def __str__(self):
         # KeyError would print the repr of the message.
-        return str(self.args[0]) if self.args else ''
+        message = str(self.args[0]) if self.args else ''
+        return _unwrap_worker_error(message, type(self).__name__)
 
 
 class ConfigKeyError(UserInputError, KeyError):
@@ -34,6 +35,27 @@ class CheckpointError(UserInputError, ValueError):
 
 class DataError(UserInputError, ValueError):
     """A dataset that is missing or does not match its config."""
+
+
+class TrainingDivergedError(UserInputError, FloatingPointError):
+    """A loss or weights that are no longer finite (NaN, inf)."""
+
+
+def _unwrap_worker_error(message: str, name: str) -> str:
+    """The message of an error re-raised from a DataLoader worker.
+
+    torch re-raises it as ``type(e)("Caught X in DataLoader worker process
+    N.\nOriginal Traceback ...\n<module>.X: message")``; the user should
+    see the message only.
+    """
+    if not (message.startswith('Caught ') and
+            'Original Traceback' in message):
+        return message
+    for marker in (f'fasternet_mm.errors.{name}: ', f'{name}: '):
+        at = message.rfind(marker)
+        if at >= 0:
+            return message[at + len(marker):].strip()
+    return message
 
 
 def run_tool(main, argv=None) -> None:

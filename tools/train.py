@@ -3,10 +3,12 @@
 Arguments follow MMDetection's ``tools/train.py``.
 """
 import argparse
+import os
 
 from mmengine.config import DictAction
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
+from fasternet_mm.engine.hooks.train_setup_check_hook import lock_work_dir
 from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
                                enable_amp, load_config, set_local_rank)
 from fasternet_mm.errors import UserInputError, run_tool
@@ -66,6 +68,8 @@ def main(argv=None):
         cfg.load_from = args.resume
     check_input_padding(cfg)
     check_data(cfg, ['train', 'val'])
+    if int(os.environ.get('RANK', 0)) == 0:
+        lock_work_dir(cfg.work_dir)  # before mmengine opens a log folder
     build_runner(cfg).train()
 
 

@@ -10,6 +10,15 @@ _base_ = [
 ]
 # Registers FasterNet, so MMSegmentation's own tools run these configs too.
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints, a stop on a NaN loss, a work dir per run, data
+# errors that name the file, also under the OpenMMLab tools
+# (fasternet_mm/engine/hooks; ours add them anyway).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='TrainSetupCheckHook'),
+    dict(type='DataLoadCheckHook')
+]
 
 crop_size = (512, 512)
 # Training batches are padded to the crop; test images to a multiple of 32

@@ -1,3 +1,9 @@
-from .hooks import RUN_HOOKS, CheckpointFitHook, FasterNetDeployHook
+from .hooks import (RUN_HOOKS, AtomicCheckpointHook, CheckpointFitHook,
+                    DataLoadCheckHook, FasterNetDeployHook, FiniteLossHook,
+                    TrainSetupCheckHook)
 
-__all__ = ['CheckpointFitHook', 'FasterNetDeployHook', 'RUN_HOOKS']
+__all__ = [
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'DataLoadCheckHook',
+    'FasterNetDeployHook', 'FiniteLossHook', 'RUN_HOOKS',
+    'TrainSetupCheckHook'
+]

@@ -77,8 +77,13 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 def build_runner(cfg: Config) -> Runner:
     """The Runner MMDetection's tools build, on this machine, with the
-    project's run hooks (``fasternet_mm.engine.RUN_HOOKS``) added."""
+    project's run hooks (``fasternet_mm.engine.RUN_HOOKS``) added and
+    mmengine's ``CheckpointHook`` replaced by ``AtomicCheckpointHook``."""
     adapt_to_machine(cfg)
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if checkpoint and checkpoint.get('type') in ('CheckpointHook',
+                                                 'mmengine.CheckpointHook'):
+        checkpoint['type'] = 'AtomicCheckpointHook'
     hooks = list(cfg.get('custom_hooks', []))
     for name in RUN_HOOKS:
         if not any(h.get('type') == name for h in hooks):

@@ -80,7 +80,7 @@ optim_wrapper = dict(
 def run_training(config, work_dir, options, procs, port):
     env = dict(
         os.environ,
-        PYTHONPATH=HERE,
+        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
         PORT=str(port),
         PYTHON=sys.executable,
         OMP_NUM_THREADS='1')

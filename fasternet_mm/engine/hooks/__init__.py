@@ -1,7 +1,16 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
+from .data_load_check_hook import DataLoadCheckHook
 from .deploy_hook import FasterNetDeployHook
+from .finite_loss_hook import FiniteLossHook
+from .train_setup_check_hook import TrainSetupCheckHook
 
 # Hooks that tools/train.py and tools/test.py add to every run.
-RUN_HOOKS = ('CheckpointFitHook', )
+RUN_HOOKS = ('CheckpointFitHook', 'DataLoadCheckHook', 'FiniteLossHook',
+             'TrainSetupCheckHook')
 
-__all__ = ['CheckpointFitHook', 'FasterNetDeployHook', 'RUN_HOOKS']
+__all__ = [
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'DataLoadCheckHook',
+    'FasterNetDeployHook', 'FiniteLossHook', 'RUN_HOOKS',
+    'TrainSetupCheckHook'
+]

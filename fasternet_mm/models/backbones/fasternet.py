@@ -28,6 +28,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...errors import ConfigKeyError, ConfigTypeError, ConfigValueError
 from .ckpt_convert import convert_fasternet_checkpoint
+from .input_checks import check_input_size
 
 
 class PartialConv(nn.Module):
@@ -233,6 +234,11 @@ class FasterNet(BaseModule):
                 f'freezes nothing, 0 the stem, i the stem and stages 1..i), '
                 f'got {frozen_stages}')
         self.frozen_stages = frozen_stages
+        if not 0 <= drop_path_rate < 1:
+            raise ConfigValueError(
+                f'drop_path_rate must be in [0, 1) (the probability of '
+                f'dropping the last block; the paper uses 0 to 0.3), got '
+                f'{drop_path_rate}')
         self.norm_eval = norm_eval
         self.norm_cfg = norm_cfg
         self.deploy = deploy
@@ -263,6 +269,9 @@ class FasterNet(BaseModule):
             self.add_module(f'norm{i}',
                             build_norm_layer(norm_cfg, self.embed_dims[i])[1])
         self._freeze_stages()
+        self.register_forward_pre_hook(check_input_size)
+        if deploy:  # inference only: the output norms must not update
+            self.eval()
 
     @property
     def out_channels(self) -> Tuple[int, ...]:

@@ -313,6 +313,26 @@ def test_every_parameter_gets_a_gradient():
     assert missing == []
 
 
+def test_deploy_model_is_in_eval_mode_from_construction():
+    model = FasterNet(TINY, deploy=True)
+    assert not any(m.training for m in model.modules())
+    norm = model.norm3
+    before = norm.running_mean.clone()
+    with torch.no_grad():
+        model(torch.rand(2, 3, 64, 64))
+    assert torch.equal(norm.running_mean, before)
+    with pytest.raises(RuntimeError, match='deploy mode'):
+        model.train()
+
+
+@pytest.mark.parametrize('size', [(31, 64), (64, 16)])
+def test_input_below_32_pixels_names_the_minimum(size):
+    with pytest.raises(
+            ValueError,
+            match=rf'at least 32x32 pixels .*got {size[0]}x{size[1]}'):
+        FasterNet(TINY)(torch.rand(1, 3, *size))
+
+
 def test_trace_and_deepcopy_work():
     model = FasterNet(TINY).eval()
     x = torch.rand(1, 3, 64, 64)
@@ -343,6 +363,10 @@ def test_trace_and_deepcopy_work():
     (dict(out_indices=()), ValueError, r'out_indices must be distinct'),
     (dict(frozen_stages=5), ValueError,
      r'frozen_stages must be in \[-1, 4\].*got 5'),
+    (dict(drop_path_rate=2.0), ValueError,
+     r'drop_path_rate must be in \[0, 1\) .*got 2.0'),
+    (dict(drop_path_rate=1.0), ValueError, r'drop_path_rate must be in'),
+    (dict(drop_path_rate=-0.1), ValueError, r'drop_path_rate must be in'),
     (dict(depth=50, style='pytorch'), TypeError,
      r"unexpected argument\(s\) \['depth', 'style'\]; valid arguments are "
      r"\['arch', .*'init_cfg'\]\. These look inherited from a ResNet"),

@@ -1,0 +1,186 @@
+"""A run killed, or out of disk, while it saves a checkpoint loses nothing
+that was saved before, and ``--resume`` continues from it or says that
+there is nothing to resume.
+
+The save fails part-way for real (fail_save.py: half the bytes are on disk
+when SIGTERM arrives or ENOSPC is raised), in the detection demo config with
+its ``max_keep_ckpts=1`` and a checkpoint every epoch.
+"""
+import glob
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+
+from fasternet_mm.errors import CheckpointError
+
+HERE = osp.dirname(osp.abspath(__file__))
+CONFIG = f"""_base_ = {DET_DEMO_CONFIG!r}
+custom_imports = dict(
+    imports=['fasternet_mm', 'fail_save'], allow_failed_imports=False)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+train_cfg = dict(val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))
+"""
+
+
+def train(config, work_dir, root, epochs, *extra, fail=None):
+    options = [o for o in coco_options(root) if o.startswith('train')]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
+        PYTHONWARNINGS='ignore')
+    if fail:
+        env['FAIL_SAVE'] = fail
+    return subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'),
+        str(config), '--work-dir',
+        str(work_dir), *extra, '--cfg-options', *options,
+        f'train_cfg.max_epochs={epochs}'
+    ],
+                          cwd=REPO_ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / 'atomic.py'
+    path.write_text(CONFIG)
+    return path
+
+
+def files(work_dir):
+    return sorted(
+        osp.basename(p) for p in glob.glob(str(work_dir / '*'))
+        if osp.isfile(p))
+
+
+def test_sigterm_while_saving_keeps_the_previous_checkpoint(
+        config, tmp_path, tiny_coco):
+    work_dir = tmp_path / 'work'
+    killed = train(config, work_dir, tiny_coco, 2, fail='2:term')
+    assert killed.returncode == -signal.SIGTERM, killed.stderr[-3000:]
+    # epoch_2.pth was being written: the old one is kept, no half file
+    # carries a checkpoint's name, and last_checkpoint names a whole one.
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir /
+                                                             'epoch_1.pth')
+    assert not (work_dir / 'epoch_2.pth').exists()
+    ckpt = torch.load(work_dir / 'epoch_1.pth', weights_only=False)
+    assert ckpt['meta']['epoch'] == 1
+
+    resumed = train(config, work_dir, tiny_coco, 2, '--resume')
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out[-3000:]
+    assert 'resumed epoch: 1' in out
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir /
+                                                             'epoch_2.pth')
+    # max_keep_ckpts=1 removed epoch_1.pth after epoch_2.pth was saved, and
+    # the killed save's temporary file is gone.
+    assert [f for f in files(work_dir) if '.pth' in f] == ['epoch_2.pth']
+
+
+def test_full_disk_leaves_no_partial_file_and_resume_says_from_scratch(
+        config, tmp_path, tiny_coco):
+    work_dir = tmp_path / 'work'
+    failed = train(config, work_dir, tiny_coco, 1, fail='1:full')
+    assert failed.returncode == 1
+    assert 'Traceback' not in failed.stderr
+    assert failed.stderr.strip().splitlines()[-1].startswith(
+        f"error: saving the checkpoint {work_dir / 'epoch_1.pth'} failed "
+        '([Errno 28] No space left on device')
+    assert 'no earlier checkpoint exists' in failed.stderr
+    assert [f for f in files(work_dir) if '.pth' in f] == []
+    assert not (work_dir / 'last_checkpoint').exists()
+
+    resumed = train(config, work_dir, tiny_coco, 1, '--resume')
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out[-3000:]
+    assert 'no checkpoint to resume' in out
+    assert 'training starts from scratch' in out
+    assert 'Auto resumed from the latest checkpoint None' not in out
+    assert (work_dir / 'epoch_1.pth').exists()
+
+
+train_tool = load_tool('train')
+
+
+def train_in_process(work_dir, root, *extra):
+    train_tool.main([
+        DET_DEMO_CONFIG, '--work-dir',
+        str(work_dir), *extra, '--cfg-options', 'train_cfg.max_epochs=1',
+        *coco_options(root)
+    ])
+
+
+def test_last_checkpoint_naming_a_missing_file_is_an_error(
+        tmp_path, tiny_coco):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    (work_dir / 'epoch_3.pth').write_bytes(b'')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_4.pth'))
+    with pytest.raises(
+            CheckpointError,
+            match=r"last_checkpoint names '.*epoch_4.pth', which does not "
+            r"exist .*\['epoch_3.pth'\]; resume from one with --resume "
+            r'.*epoch_3.pth'):
+        train_in_process(work_dir, tiny_coco, '--resume')
+
+
+def test_checkpoints_without_last_checkpoint_are_not_ignored(
+        tmp_path, tiny_coco):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    (work_dir / 'epoch_1.pth').write_bytes(b'')
+    with pytest.raises(
+            CheckpointError, match='holds checkpoints but no last_checkpoint'):
+        train_in_process(work_dir, tiny_coco, '--resume')
+
+
+def test_missing_resume_file_names_the_resume_file(tmp_path, tiny_coco):
+    missing = tmp_path / 'nope.pth'
+    with pytest.raises(
+            CheckpointError,
+            match=rf"--resume '{missing}': no such checkpoint file"):
+        train_in_process(tmp_path / 'work', tiny_coco, '--resume',
+                         str(missing))
+
+
+def test_mmdetection_own_train_tool_gets_the_hook_from_the_config(
+        config, tmp_path, tiny_coco):
+    import mmdet
+    mmdet_train = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
+                           'train.py')
+    if not osp.isfile(mmdet_train):
+        pytest.skip('mmdet is installed without its tools')
+    work_dir = tmp_path / 'work'
+    options = [o for o in coco_options(tiny_coco) if o.startswith('train')]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
+        PYTHONWARNINGS='ignore',
+        FAIL_SAVE='1:full')
+    failed = subprocess.run([
+        sys.executable, mmdet_train,
+        str(config), '--work-dir',
+        str(work_dir), '--cfg-options', *options, 'train_cfg.max_epochs=1'
+    ],
+                            cwd=REPO_ROOT,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    assert failed.returncode != 0
+    assert 'CheckpointError: saving the checkpoint' in failed.stderr
+    assert [f for f in files(work_dir) if '.pth' in f] == []
+    assert not (work_dir / 'last_checkpoint').exists()

@@ -1,0 +1,172 @@
+"""A run whose loss or weights turn NaN stops with an error and a non-zero
+exit, before it saves a checkpoint of them, on every rank."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+
+from fasternet_mm.errors import ConfigValueError
+
+HERE = osp.dirname(osp.abspath(__file__))
+SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
+                           'upernet_fasternet_t0_ade20k_demo.py')
+COMMON = """
+custom_imports = dict(
+    imports=['fasternet_mm', 'inject_nan_hook'], allow_failed_imports=False)
+custom_hooks = [dict(type='InjectNaNHook', at=2, what={what!r},
+                     ranks={ranks})]
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3)
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+param_scheduler = []
+default_hooks = dict(
+    checkpoint=dict(by_epoch=False, interval=1, max_keep_ckpts=1),
+    logger=dict(interval=1))
+"""
+
+
+def run(cmd, extra_env=None):
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
+        PYTHONWARNINGS='ignore',
+        OMP_NUM_THREADS='1',
+        **(extra_env or {}))
+    return subprocess.run(
+        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=600)
+
+
+def write_config(tmp_path, base, what, ranks=(0, )):
+    path = tmp_path / 'nan.py'
+    path.write_text(f'_base_ = {base!r}\n' +
+                    COMMON.format(what=what, ranks=tuple(ranks)))
+    return path
+
+
+def det_options(root, batch_size=2):
+    return [
+        o for o in coco_options(root, batch_size) if o.startswith('train')
+    ]
+
+
+def check_stopped_before_saving(proc, work_dir, ranks=1):
+    assert proc.returncode != 0
+    errors = [
+        line for line in proc.stderr.splitlines()
+        if line.startswith('error: the loss is not finite')
+    ]
+    assert len(errors) == ranks, proc.stderr[-3000:]
+    assert 'at iteration 2' in errors[0]
+    assert 'training stopped before saving NaN weights' in errors[0]
+    assert 'iter_1.pth' in errors[0]  # the last good checkpoint, named
+    # No traceback of ours (torchrun adds its own summary of failed ranks).
+    assert 'finite_loss_hook.py' not in proc.stderr
+    if ranks == 1:
+        assert 'Traceback' not in proc.stderr
+    # iteration 1's checkpoint is the last and is finite
+    assert [osp.basename(p) for p in glob.glob(str(work_dir / '*.pth'))
+            ] == ['iter_1.pth']
+    state = torch.load(work_dir / 'iter_1.pth', weights_only=False)
+    assert all(v.isfinite().all() for v in state['state_dict'].values()
+               if v.is_floating_point())
+
+
+@pytest.mark.parametrize('what', ['weights', 'loss'])
+def test_nan_stops_detection_training_with_exit_1(tiny_coco, tmp_path, what):
+    config = write_config(tmp_path, DET_DEMO_CONFIG, what)
+    work_dir = tmp_path / 'work'
+    proc = run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'),
+        str(config), '--work-dir',
+        str(work_dir), '--cfg-options', *det_options(tiny_coco)
+    ])
+    assert proc.returncode == 1
+    check_stopped_before_saving(proc, work_dir)
+    if what == 'weights':
+        assert 'weights=nan/inf' in proc.stderr
+
+
+def test_nan_stops_segmentation_training(tmp_path):
+    from fasternet_mm.demo import make_ade20k_demo
+    root = tmp_path / 'ade'
+    make_ade20k_demo(
+        str(root), num_train=2, num_val=1, img_size=64, progress=False)
+    config = write_config(tmp_path, SEG_DEMO_CONFIG, 'weights')
+    work_dir = tmp_path / 'work'
+    proc = run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'),
+        str(config), '--work-dir',
+        str(work_dir), '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_dataloader.batch_size=2'
+    ])
+    assert proc.returncode == 1
+    check_stopped_before_saving(proc, work_dir)
+
+
+def test_nan_on_one_rank_stops_every_rank(tiny_coco, tmp_path):
+    # Only rank 1's loss is NaN; rank 0 sees finite numbers and must stop
+    # too, at the same iteration, instead of waiting in the next all-reduce.
+    config = write_config(tmp_path, DET_DEMO_CONFIG, 'loss', ranks=(1, ))
+    work_dir = tmp_path / 'work'
+    proc = run([
+        'bash',
+        osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
+        str(config), '2', '--work-dir',
+        str(work_dir), '--cfg-options', *det_options(tiny_coco, 1)
+    ], dict(PORT='29521', PYTHON=sys.executable))
+    check_stopped_before_saving(proc, work_dir, ranks=2)
+    assert '(1 of 2 rank(s))' in proc.stderr
+
+
+def test_drop_path_rate_out_of_range_is_a_config_error(tiny_coco, tmp_path):
+    train_tool = load_tool('train')
+    with pytest.raises(
+            ConfigValueError, match=r'drop_path_rate must be in \[0, 1\)'):
+        train_tool.main([
+            DET_DEMO_CONFIG, '--work-dir',
+            str(tmp_path), '--cfg-options',
+            'model.backbone.drop_path_rate=2.0',
+            *coco_options(tiny_coco)
+        ])
+
+
+def test_nan_weights_after_a_finite_loss_stop_before_the_save():
+    # An inf gradient makes the step write NaN weights although this
+    # iteration's loss was finite; the next checkpoint would hold them.
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from fasternet_mm.engine import FiniteLossHook
+    from fasternet_mm.errors import TrainingDivergedError
+    model = torch.nn.Linear(2, 2)
+    runner = SimpleNamespace(
+        model=model,
+        iter=4,
+        epoch=0,
+        train_loop=SimpleNamespace(),
+        train_dataloader=[0] * 10,
+        optim_wrapper=None,
+        message_hub=MessageHub.get_instance('finite_loss_test'))
+    hook = FiniteLossHook()
+    outputs = dict(loss=torch.tensor(1.5), acc=torch.tensor(0.5))
+    hook.after_train_iter(runner, 4, outputs=outputs)  # all finite
+    with torch.no_grad():
+        model.weight[0, 0] = float('inf') * 0
+    with pytest.raises(
+            TrainingDivergedError,
+            match=r'the weights are not finite \(weights=nan/inf\) at '
+            r'iteration 5 \(1 of 1 rank\(s\)\).*No checkpoint was saved'):
+        hook.after_train_iter(runner, 4, outputs=outputs)
