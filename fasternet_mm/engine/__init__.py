@@ -1,3 +1,3 @@
-from .hooks import FasterNetDeployHook
+from .hooks import FastInferenceHook
 
-__all__ = ['FasterNetDeployHook']
+__all__ = ['FastInferenceHook']

@@ -1,3 +1,3 @@
-from .deploy_hook import FasterNetDeployHook
+from .fast_inference_hook import FastInferenceHook
 
-__all__ = ['FasterNetDeployHook']
+__all__ = ['FastInferenceHook']
