@@ -224,10 +224,10 @@ def run_in_precision(module: nn.Module, device_type: str,
         def forward(self, *args, **kwargs):
             if dtype is None:
                 args, kwargs = _cast_inputs(args, kwargs)
-            with torch.autocast(device_type, dtype=dtype or torch.float32,
-                                enabled=dtype is not None):
-                out = cls.forward(self, *args, **kwargs)
-            return out if dtype is None else _to_float(out, dtype)
+                with torch.autocast(device_type, enabled=False):
+                    return cls.forward(self, *args, **kwargs)
+            with torch.autocast(device_type, dtype=dtype):
+                return _to_float(cls.forward(self, *args, **kwargs), dtype)
 
         _PRECISION_CLASSES[key] = type(cls.__name__, (cls, ), {
             'forward': forward,

@@ -135,13 +135,13 @@ def network_outputs(model, data, proposals=None):
     The RoI heads get ``proposals`` if given, so that near-tied random
     objectness scores cannot pick other boxes.
     """
-    from torch.utils._pytree import tree_leaves
     data = model.data_preprocessor(data)
     x = model.extract_feat(data['inputs'])
     if proposals is None:
         proposals = model.rpn_head.predict(x, data['data_samples'])
     roi = model.roi_head.forward(x, proposals, data['data_samples'])
-    return tree_leaves((x, model.rpn_head(x), roi)), proposals
+    cls_scores, bbox_preds = model.rpn_head(x)
+    return [*x, *cls_scores, *bbox_preds, *roi], proposals
 
 
 def test_fp32_folds_every_norm_and_keeps_detector_outputs(detector):
