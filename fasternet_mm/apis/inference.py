@@ -17,8 +17,8 @@ import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.model import BaseTTAModel, is_model_wrapper
-from mmengine.model import revert_sync_batchnorm
+from mmengine.model import (BaseTTAModel, is_model_wrapper,
+                            revert_sync_batchnorm)
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import UserInputError
@@ -27,6 +27,7 @@ PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 # CPU features with native bfloat16 matmuls, best first (Linux flag names).
 CPU_BF16_FLAGS = ('amx_bf16', 'avx512_bf16')
 _DONE = '_fasternet_mm_inference'
+_PRECISION_CLASSES: dict = {}  # (class, device type, dtype) -> subclass
 
 
 def build_model_from_cfg(config: Union[str, Config],
@@ -193,9 +194,6 @@ def _to_float(out, dtype: torch.dtype):
     return out
 
 
-_PRECISION_CLASSES: dict = {}
-
-
 def _cast_inputs(args, kwargs):
     """Floating tensors as float32 in the default (NCHW) memory format."""
 
@@ -212,10 +210,11 @@ def run_in_precision(module: nn.Module, device_type: str,
     """Make ``module.forward`` run under autocast to ``dtype``, in place.
 
     Outputs in ``dtype`` come back as float32. ``dtype=None`` runs it with
-    autocast off and float32 NCHW-contiguous inputs. The module gets a subclass of its class
-    whose ``forward`` wraps the original, so calls through ``module(...)``
-    and ``module.forward(...)`` (as mmseg's heads make) both see it, and the
-    state dict, ``isinstance`` and deep copies stay as they were.
+    autocast off and float32 NCHW-contiguous inputs. The module gets a
+    subclass of its class whose ``forward`` wraps the original, so calls
+    through ``module(...)`` and ``module.forward(...)`` (as mmseg's heads
+    make) both see it, and the state dict, ``isinstance`` and deep copies
+    stay as they were.
     """
     cls = type(module)
     key = (cls, device_type, dtype)
@@ -321,4 +320,3 @@ def optimize_for_inference(model: nn.Module,
     setattr(inner, _DONE, summary)
     print_log(f'optimized for inference: {summary}', logger='current')
     return model
-

@@ -16,7 +16,8 @@ from fasternet_mm.apis.inference import (cpu_flags, precision_regions,
                                          protect_mmcv_ops, reduce_precision)
 from fasternet_mm.errors import UserInputError
 
-SEG_DEMO_CONFIG = f'{REPO_ROOT}/configs/demo/upernet_fasternet_t0_ade20k_demo.py'
+SEG_DEMO_CONFIG = (f'{REPO_ROOT}/configs/demo/'
+                   'upernet_fasternet_t0_ade20k_demo.py')
 BF16 = cpu_bf16_feature() is not None
 
 

@@ -8,7 +8,8 @@ from fasternet_mm.apis import cpu_bf16_feature
 
 get_flops = load_tool('analysis_tools/get_flops')
 benchmark = load_tool('analysis_tools/benchmark')
-SEG_DEMO_CONFIG = f'{REPO_ROOT}/configs/demo/upernet_fasternet_t0_ade20k_demo.py'
+SEG_DEMO_CONFIG = (f'{REPO_ROOT}/configs/demo/'
+                   'upernet_fasternet_t0_ade20k_demo.py')
 
 
 @pytest.mark.parametrize('arch, params, fused, unfused', [

@@ -24,9 +24,12 @@ post-processing: box decoding, NMS, mask pasting, resizing).
 
 Example (the numbers of docs/benchmarks.md)::
 
-    python tools/analysis_tools/benchmark.py --backbones t0 s resnet50 \\
-        --modes eager deploy fast --shape 800 1216 --out work_dirs/bench.json \\
-        --plot work_dirs/bench.png
+    python tools/analysis_tools/benchmark.py \\
+        --backbones t0 t1 t2 s resnet18 resnet50 \\
+        --modes eager deploy fast --formats nchw channels_last \\
+        --shape 800 1216 --iters 2 --warmup 1 --rounds 3 \\
+        --det-shape 800 1216 --seg-shape 512 512 \\
+        --out work_dirs/benchmark_cpu.json --plot docs/benchmark_cpu.png
 """
 import argparse
 import collections
