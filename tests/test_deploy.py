@@ -5,12 +5,11 @@ import pytest
 import torch
 from conftest import DET_DEMO_CONFIG, load_tool
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.registry import HOOKS, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_mm import FasterNet
-from fasternet_mm.engine import FasterNetDeployHook
+from fasternet_mm.engine import FastInferenceHook
 
 onnx_tool = load_tool('deployment/pytorch2onnx')
 
@@ -61,19 +60,32 @@ def test_deploy_state_dict_loads_into_backbone_built_with_deploy_true():
             torch.testing.assert_close(out, ref)
 
 
-def test_deploy_hook_switches_the_detector_backbone_before_test():
+@pytest.mark.parametrize('precision', ['fp32', 'auto'])
+def test_fast_inference_hook_folds_the_detector_before_test(precision):
     from mmdet.registry import MODELS
     init_default_scope('mmdet')
     model = MODELS.build(Config.fromfile(DET_DEMO_CONFIG).model)
-    hook = HOOKS.build(dict(type='FasterNetDeployHook'))
-    assert isinstance(hook, FasterNetDeployHook)
-    # the hook reads only these two runner attributes
-    runner = SimpleNamespace(
-        model=model, logger=MMLogger.get_current_instance())
-    hook.before_test(runner)
+    hook = HOOKS.build(dict(type='FastInferenceHook', precision=precision))
+    assert isinstance(hook, FastInferenceHook)
+    hook.before_test(SimpleNamespace(model=model))  # reads runner.model only
     assert model.backbone.deploy
     assert not any(isinstance(m, _BatchNorm)
                    for m in model.backbone.stages.modules())
+    assert precision in ('auto', model._fasternet_mm_inference[:4])
+
+
+def test_fast_inference_hook_folds_other_backbones_through_mmcv():
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(DET_DEMO_CONFIG).model
+    cfg.backbone = dict(type='ResNet', depth=18, out_indices=(0, 1, 2, 3))
+    cfg.neck.in_channels = [64, 128, 256, 512]
+    model = MODELS.build(cfg).eval()
+    HOOKS.build(dict(type='FastInferenceHook', precision='fp32')).before_test(
+        SimpleNamespace(model=model))
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    assert model._fasternet_mm_inference.endswith('20 norms folded, 8 mmcv '
+                                                  'ops fed fp32 NCHW')
 
 
 def test_onnx_export_matches_pytorch_at_another_size(tmp_path):

@@ -5,6 +5,8 @@
 
 MMDetection's ``DetInferencer`` behind a small CLI; the class names come from
 the checkpoint (saved by tools/train.py), the colours from the config.
+``--deploy`` / ``--fast`` run :func:`fasternet_mm.apis.optimize_for_inference`
+(exact / reduced precision) as ``tools/test.py`` does.
 """
 import argparse
 import os
@@ -13,6 +15,7 @@ import os.path as osp
 import mmcv
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
+from fasternet_mm.apis import optimize_for_inference
 from fasternet_mm.errors import UserInputError, run_tool
 
 
@@ -29,6 +32,14 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
         '--score-thr', type=float, default=0.3, help='lowest score drawn')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='fold norms into convs and use channels_last (exact)')
+    parser.add_argument(
+        '--fast',
+        action='store_true',
+        help='--deploy plus reduced precision where the hardware has it')
     parser.add_argument(
         '--print-result',
         action='store_true',
@@ -48,6 +59,9 @@ def main(argv=None):
         weights=args.checkpoint,
         device=args.device,
         show_progress=False)
+    if args.deploy or args.fast:
+        optimize_for_inference(inferencer.model,
+                               'auto' if args.fast else 'fp32')
     result = inferencer(
         args.img,
         return_vis=True,

@@ -1,9 +1,8 @@
 from .hooks import (RUN_HOOKS, AtomicCheckpointHook, CheckpointFitHook,
-                    DataLoadCheckHook, FasterNetDeployHook, FiniteLossHook,
+                    DataLoadCheckHook, FastInferenceHook, FiniteLossHook,
                     TrainSetupCheckHook)
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'DataLoadCheckHook',
-    'FasterNetDeployHook', 'FiniteLossHook', 'RUN_HOOKS',
-    'TrainSetupCheckHook'
+    'FastInferenceHook', 'FiniteLossHook', 'RUN_HOOKS', 'TrainSetupCheckHook'
 ]

@@ -2,10 +2,14 @@
 import json
 
 import pytest
-from conftest import DET_DEMO_CONFIG, load_tool
+from conftest import DET_DEMO_CONFIG, REPO_ROOT, load_tool
+
+from fasternet_mm.apis import cpu_bf16_feature
 
 get_flops = load_tool('analysis_tools/get_flops')
 benchmark = load_tool('analysis_tools/benchmark')
+SEG_DEMO_CONFIG = (f'{REPO_ROOT}/configs/demo/'
+                   'upernet_fasternet_t0_ade20k_demo.py')
 
 
 @pytest.mark.parametrize('arch, params, fused, unfused', [
@@ -42,31 +46,51 @@ def test_get_flops_rejects_unknown_models():
         get_flops.get_flops('resnet50')
 
 
-def test_benchmark_tiny_run_writes_json_and_plot(tmp_path):
+def test_benchmark_tiny_run_writes_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / 'bench.json', tmp_path / 'bench.png'
     benchmark.main([
-        '--backbones', 't0', 'resnet18', '--modes', 'eager', 'deploy',
+        '--backbones', 't0', 'resnet18', '--modes', 'eager', 'deploy', 'fast',
         '--formats', 'nchw', 'channels_last', '--dtypes', 'fp32', 'fp16',
         '--shape', '64', '64', '--iters', '1', '--warmup', '0', '--rounds',
-        '2', '--det-configs', DET_DEMO_CONFIG, '--det-modes', 'eager',
-        '--det-shape', '64', '64', '--device', 'cpu', '--out', str(out),
-        '--plot', str(png)
+        '2', '--det-configs', DET_DEMO_CONFIG, '--seg-configs',
+        SEG_DEMO_CONFIG, '--model-modes', 'eager', 'fast', '--det-shape',
+        '64', '64', '--seg-shape', '64', '64', '--baseline', 'resnet18',
+        '--device', 'cpu', '--out', str(out), '--plot', str(png)
     ])
     data = json.loads(out.read_text())
     rows = data['results']
     backbones = [r for r in rows if r['kind'] == 'backbone']
-    assert len(backbones) == 2 * 2 * 2  # fp16 is skipped on CPU
-    assert {r['dtype'] for r in rows} == {'fp32'}
+    # fp16 is skipped on CPU; fast picks its own dtype and format
+    assert len(backbones) == 2 * (2 * 2 + 1)
+    fast = {r['dtype'] for r in rows if r['mode'] == 'fast'}
+    assert fast == {'bf16' if cpu_bf16_feature() else 'fp32'}
     assert {(r['model'], r['mode'], r['memory_format'])
             for r in backbones} >= {('t0', 'deploy', 'channels_last'),
-                                    ('resnet18', 'eager', 'nchw')}
-    assert [r['model'] for r in rows if r['kind'] == 'detector'] == [
-        'mask_rcnn_fasternet_t0_coco_demo'
+                                    ('resnet18', 'eager', 'nchw'),
+                                    ('resnet18', 'fast', 'channels_last')}
+    models = [(r['kind'], r['model'], r['mode']) for r in rows
+              if r['kind'] != 'backbone']
+    assert models == [
+        ('detector', 'mask_rcnn_fasternet_t0_coco_demo', 'eager'),
+        ('detector', 'mask_rcnn_fasternet_t0_coco_demo', 'fast'),
+        ('segmentor', 'upernet_fasternet_t0_ade20k_demo', 'eager'),
+        ('segmentor', 'upernet_fasternet_t0_ade20k_demo', 'fast'),
     ]
     for r in rows:
         assert r['iters'] == 2 and r['latency_ms'] > 0
         assert r['throughput'] == pytest.approx(1e3 / r['latency_ms'],
                                                 rel=1e-3)
+    det, seg = rows[-4], rows[-2]
+    assert set(det['stages_ms']) == {
+        'backbone', 'neck', 'rpn_head', 'bbox_roi_extractor', 'bbox_head',
+        'mask_roi_extractor', 'mask_head', 'rest'
+    }
+    assert set(seg['stages_ms']) == {'backbone', 'decode_head', 'rest'}
+    assert sum(det['stages_ms'].values()) == pytest.approx(
+        det['latency_ms'], abs=0.5)
     assert data['environment']['device'] == 'cpu'
     assert data['environment']['threads'] >= 1
     assert png.read_bytes()[:4] == b'\x89PNG'
+    table = capsys.readouterr().out
+    assert 'vs eager' in table and 'vs resnet' in table
+    assert 'where the time goes' in table

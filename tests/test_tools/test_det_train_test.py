@@ -1,7 +1,8 @@
 """Detection end to end through the real tools, on a tiny generated COCO set.
 
 tools/train.py trains the demo Mask R-CNN (FasterNet-T0) for one epoch;
-tools/test.py evaluates it with pycocotools; a second tools/train.py run
+tools/test.py evaluates it with pycocotools (also with --deploy and --fast);
+a second tools/train.py run
 resumes from the first run's checkpoint; tools/image_demo.py draws one image.
 """
 import glob
@@ -14,6 +15,8 @@ import mmcv
 import pytest
 import torch
 from conftest import DET_DEMO_CONFIG, coco_options, run_tool
+
+from fasternet_mm.apis import cpu_bf16_feature
 
 ITERS_PER_EPOCH = 3  # 6 training images, 2 per batch
 METRICS = [
@@ -81,22 +84,31 @@ def test_test_tool_reports_coco_bbox_and_segm_ap(first_epoch, tiny_coco,
     assert mmcv.imread(pictures[0]).shape[2] == 3
 
 
-def test_test_tool_deploy_mode_gives_the_same_metrics(first_epoch, tiny_coco,
-                                                      tmp_path):
-    metrics = []
-    for extra in ([], ['--deploy']):
-        work_dir = tmp_path / f'work{len(extra)}'
+def test_test_tool_deploy_and_fast_modes_keep_the_metrics(
+        first_epoch, tiny_coco, tmp_path):
+    """--deploy is exact; --fast (bf16 where the CPU has it) costs at most
+    0.005 AP. Without native bf16 --fast is fp32 and the bound still holds."""
+    metrics = {}
+    for mode in ('plain', 'deploy', 'fast'):
+        work_dir = tmp_path / mode
+        extra = [] if mode == 'plain' else [f'--{mode}']
         out = run_tool('test.py', DET_DEMO_CONFIG,
                        str(first_epoch / 'epoch_1.pth'), '--work-dir',
                        str(work_dir), *extra, '--cfg-options',
                        *coco_options(tiny_coco))
         assert ('FasterNet switched to deploy mode' in out) == bool(extra)
+        if mode == 'fast':
+            assert ('optimized for inference: bf16 autocast' in out) == (
+                cpu_bf16_feature() is not None)
         [metrics_file] = glob.glob(str(work_dir / '*' / '*.json'))
         with open(metrics_file) as f:
-            metrics.append(json.load(f))
-    plain, deployed = metrics
+            metrics[mode] = json.load(f)
     for key in METRICS:
-        assert abs(plain[key] - deployed[key]) <= 0.002, key
+        assert abs(metrics['plain'][key] - metrics['deploy'][key]) <= 0.002, \
+            key
+    for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
+        assert abs(metrics['plain'][key] - metrics['fast'][key]) <= 0.005, \
+            (key, metrics['plain'][key], metrics['fast'][key])
 
 
 def test_resume_continues_at_the_next_iteration_with_optimizer_state(
@@ -143,3 +155,8 @@ def test_image_demo_draws_boxes_and_masks(first_epoch, tiny_coco, tmp_path):
     picture = mmcv.imread(str(out_file))
     assert picture.shape == mmcv.imread(img).shape
     assert not (picture == mmcv.imread(img)).all(), 'something is drawn'
+    out = run_tool('image_demo.py', img, DET_DEMO_CONFIG,
+                   str(first_epoch / 'epoch_1.pth'), '--out-file',
+                   str(tmp_path / 'fast.jpg'), '--score-thr', '0', '--fast')
+    assert 'optimized for inference' in out
+    assert mmcv.imread(str(tmp_path / 'fast.jpg')).shape == picture.shape

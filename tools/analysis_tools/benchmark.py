@@ -2,25 +2,37 @@
 
 Every case (model x mode x dtype x memory format) is timed in turn within
 each round, so drifting clocks or background load hit all of them alike;
-the reported latency is the median over all rounds. Modes:
+the reported latency is the median over all rounds. Every model gets the
+same treatment in a row (ResNet is folded too). Backbone modes:
 
 * ``eager``: the training form in eval mode (BatchNorm kept);
 * ``deploy``: BatchNorm folded into the convs (``FasterNet.switch_to_deploy``,
   ``mmcv.cnn.fuse_conv_bn`` for the other backbones);
-* ``compile``: ``torch.compile`` of the deploy form (compiled in warm-up).
+* ``compile``: ``torch.compile`` of the deploy form (compiled in warm-up);
+* ``fast``: :func:`fasternet_mm.apis.optimize_for_inference` (folded,
+  channels_last, reduced precision where the hardware has it; its own
+  dtype and format, whatever ``--dtypes`` / ``--formats`` say).
 
-Detector cases time whole Mask R-CNN inference (``model.test_step``:
-preprocessing, backbone, FPN, RPN, RoI heads and mask pasting) on the same
-random image; ``--det-score-thr 0`` makes every model run its mask head on
+Detector and segmentor cases time whole inference (``model.test_step``:
+preprocessing, backbone, neck, heads, post-processing) on one random image,
+``eager``, ``deploy`` (``optimize_for_inference(precision='fp32')``) or
+``fast`` (``precision='auto'``), with the time of each stage (backbone,
+neck, each head's network, RoI extractors; the rest is pre- and
+post-processing: box decoding, NMS, mask pasting, resizing).
+``--det-score-thr 0`` makes every detector run its mask head on
 ``max_per_img`` boxes, as a trained model does on a busy image.
 
 Example (the numbers of docs/benchmarks.md)::
 
-    python tools/analysis_tools/benchmark.py --backbones t0 s resnet50 \\
-        --modes eager deploy --shape 800 1216 --out work_dirs/bench.json \\
-        --plot work_dirs/bench.png
+    python tools/analysis_tools/benchmark.py \\
+        --backbones t0 t1 t2 s resnet18 resnet50 \\
+        --modes eager deploy fast --formats nchw channels_last \\
+        --shape 800 1216 --iters 2 --warmup 1 --rounds 3 \\
+        --det-shape 800 1216 --seg-shape 512 512 \\
+        --out work_dirs/benchmark_cpu.json --plot docs/benchmark_cpu.png
 """
 import argparse
+import collections
 import copy
 import json
 import os
@@ -28,16 +40,16 @@ import os.path as osp
 import platform
 import statistics
 import time
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import fuse_conv_bn
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from fasternet_mm import FasterNet
+from fasternet_mm.apis import (build_model_from_cfg, choose_precision,
+                               optimize_for_inference)
+from fasternet_mm.apis.inference import cpu_bf16_feature, fold_norms
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
@@ -45,6 +57,12 @@ FORMATS = {'nchw': torch.contiguous_format,
            'channels_last': torch.channels_last}
 DET_CONFIGS = ['configs/mask_rcnn_fasternet_s.py',
                'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
+SEG_CONFIGS = ['configs/upernet_fasternet_s_ade20k.py',
+               'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py']
+# Stages timed inside whole-model inference (those the model has).
+STAGES = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
+          'roi_head.bbox_head', 'roi_head.mask_roi_extractor',
+          'roi_head.mask_head', 'decode_head')
 
 
 def build_backbone(name: str) -> nn.Module:
@@ -61,44 +79,30 @@ def build_backbone(name: str) -> nn.Module:
     return model
 
 
-def to_deploy(model: nn.Module) -> nn.Module:
-    """Fold every BatchNorm that follows a conv into that conv."""
-    if hasattr(model, 'switch_to_deploy'):
-        return model.switch_to_deploy()
-    return fuse_conv_bn(model)
+def family(name: str) -> str:
+    return 'ResNet' if 'resnet' in name or 'r50' in name else 'FasterNet'
 
 
-def config_path(name: str) -> str:
-    """Resolve ``mmdet::path`` to the config installed with MMDetection."""
-    if '::' not in name:
-        return name
-    scope, rel = name.split('::')
-    package = __import__(scope)
-    return osp.join(osp.dirname(package.__file__), '.mim', 'configs', rel)
-
-
-def build_detector(config: str, score_thr: float):
-    """Build a config's model (random weights) in eval mode."""
-    import fasternet_mm  # noqa: F401  (registers FasterNet)
-    from mmdet.registry import MODELS
-    cfg = Config.fromfile(config_path(config))
-    cfg.model.backbone.pop('init_cfg', None)
-    cfg.model.test_cfg.rcnn.score_thr = score_thr
-    init_default_scope('mmdet')
-    model = MODELS.build(cfg.model)
-    model.eval()
+def build_model(config: str, score_thr: float) -> nn.Module:
+    """A config's detector or segmentor (random weights) in eval mode."""
+    model = build_model_from_cfg(config)
+    if model.cfg.default_scope == 'mmdet':
+        model.test_cfg.rcnn.score_thr = score_thr
     return model
 
 
-def detector_batch(shape, device) -> dict:
+def model_batch(scope: str, shape, device) -> dict:
     """One random uint8 image of ``shape`` as ``test_step`` takes it."""
-    from mmdet.structures import DetDataSample
+    if scope == 'mmseg':
+        from mmseg.structures import SegDataSample as DataSample
+    else:
+        from mmdet.structures import DetDataSample as DataSample
     h, w = shape
     gen = torch.Generator().manual_seed(0)
     img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=gen)
     meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.))
     return dict(inputs=[img.to(device)],
-                data_samples=[DetDataSample(metainfo=meta)])
+                data_samples=[DataSample(metainfo=meta)])
 
 
 def gflops(model: nn.Module, x: torch.Tensor) -> float:
@@ -109,31 +113,87 @@ def gflops(model: nn.Module, x: torch.Tensor) -> float:
         return analyzer.total() / 1e9
 
 
+class StageTimer:
+    """Wall time of named submodules' forwards, per timed iteration.
+
+    Wraps each stage's ``forward`` on the instance (mmseg's heads call
+    ``self.forward`` directly, which module hooks would miss); the wrapper
+    encloses what ``optimize_for_inference`` added (autocast, casts).
+    """
+
+    def __init__(self, model: nn.Module, sync: Callable):
+        self.times: Dict[str, List[float]] = collections.defaultdict(list)
+        self.current: Dict[str, float] = {}
+        for name in STAGES:
+            try:
+                module = model.get_submodule(name)
+            except AttributeError:
+                continue
+            if module is not None:
+                module.forward = self._timed(name, module.forward, sync)
+
+    def _timed(self, name: str, forward: Callable, sync: Callable):
+
+        def timed(*args, **kwargs):
+            sync()
+            start = time.perf_counter()
+            out = forward(*args, **kwargs)
+            sync()
+            self.current[name] = self.current.get(name, 0.) + \
+                time.perf_counter() - start
+            return out
+
+        return timed
+
+    def commit(self, keep: bool) -> None:
+        """End one iteration; keep its stage times if it was timed."""
+        if keep:
+            for name, t in self.current.items():
+                self.times[name].append(t)
+        self.current = {}
+
+
 class Case:
     """One timed configuration: a callable and what it measures."""
 
-    def __init__(self, fn: Callable, batch: int, **info):
-        self.fn, self.batch, self.info = fn, batch, info
+    def __init__(self, fn: Callable, batch: int,
+                 stages: Optional[StageTimer] = None, **info):
+        self.fn, self.batch, self.stages, self.info = fn, batch, stages, info
         self.times: List[float] = []
 
-    def run(self, iters: int, sync: Callable) -> None:
+    def run(self, iters: int, sync: Callable, keep: bool = True) -> None:
         with torch.no_grad():
             for _ in range(iters):
                 sync()
                 start = time.perf_counter()
                 self.fn()
                 sync()
-                self.times.append(time.perf_counter() - start)
+                if keep:
+                    self.times.append(time.perf_counter() - start)
+                if self.stages is not None:
+                    self.stages.commit(keep)
 
     def result(self) -> dict:
         latency = statistics.median(self.times) * 1e3
-        return dict(
+        result = dict(
             **self.info,
             batch=self.batch,
             latency_ms=round(latency, 3),
             latency_ms_min=round(min(self.times) * 1e3, 3),
             throughput=round(self.batch * 1e3 / latency, 3),
             iters=len(self.times))
+        if self.stages is not None:
+            stages = {name.split('.')[-1]: statistics.median(t) * 1e3
+                      for name, t in self.stages.times.items()}
+            stages['rest'] = latency - sum(stages.values())
+            result['stages_ms'] = {k: round(v, 1) for k, v in stages.items()}
+        return result
+
+
+def precision_label(device: torch.device) -> str:
+    dtype, _ = choose_precision(device, 'auto')
+    return {None: 'fp32', torch.bfloat16: 'bf16',
+            torch.float16: 'fp16'}[dtype]
 
 
 def backbone_cases(args, device) -> List[Case]:
@@ -143,8 +203,18 @@ def backbone_cases(args, device) -> List[Case]:
         x = torch.randn(args.batch, 3, *args.shape, device=device)
         flops = gflops(base, x[:1])
         params = parameter_count(base)[''] / 1e6
-        deployed = to_deploy(copy.deepcopy(base))
+        info = dict(kind='backbone', model=name, shape=list(args.shape),
+                    gflops=round(flops, 3), params_m=round(params, 3))
+        deployed = copy.deepcopy(base)
+        fold_norms(deployed)
         for mode in args.modes:
+            if mode == 'fast':
+                model = optimize_for_inference(copy.deepcopy(base))
+                cases.append(Case(
+                    lambda m=model: m(x), args.batch, mode=mode,
+                    dtype=precision_label(device),
+                    memory_format='channels_last', **info))
+                continue
             for dtype in args.dtypes:
                 for fmt in args.formats:
                     model = base if mode == 'eager' else deployed
@@ -155,26 +225,35 @@ def backbone_cases(args, device) -> List[Case]:
                     inp = x.to(DTYPES[dtype]).contiguous(
                         memory_format=FORMATS[fmt])
                     cases.append(Case(
-                        lambda m=model, i=inp: m(i), args.batch,
-                        kind='backbone', model=name, mode=mode, dtype=dtype,
-                        memory_format=fmt, shape=list(args.shape),
-                        gflops=round(flops, 3), params_m=round(params, 3)))
+                        lambda m=model, i=inp: m(i), args.batch, mode=mode,
+                        dtype=dtype, memory_format=fmt, **info))
     return cases
 
 
-def detector_cases(args, device) -> List[Case]:
+def model_cases(args, device, sync) -> List[Case]:
+    """Whole detectors and segmentors, ``eager`` / ``deploy`` / ``fast``."""
     cases = []
-    data = detector_batch(args.det_shape, device)
-    for config in args.det_configs:
-        for mode in args.det_modes:
-            model = build_detector(config, args.det_score_thr).to(device)
-            if mode == 'deploy':
-                model.backbone = to_deploy(model.backbone)
-            cases.append(Case(
-                lambda m=model: m.test_step(data), 1, kind='detector',
-                model=osp.splitext(osp.basename(config))[0], mode=mode,
-                dtype='fp32', memory_format='nchw',
-                shape=list(args.det_shape)))
+    for kind, configs, shape in (
+            ('detector', args.det_configs, args.det_shape),
+            ('segmentor', args.seg_configs, args.seg_shape)):
+        for config in configs:
+            base = build_model(config, args.det_score_thr).to(device)
+            data = model_batch(base.cfg.default_scope, shape, device)
+            for mode in args.model_modes:
+                model = copy.deepcopy(base)
+                dtype, fmt = 'fp32', 'nchw'
+                if mode != 'eager':
+                    precision = 'fp32' if mode == 'deploy' else 'auto'
+                    optimize_for_inference(model, precision)
+                    fmt = 'channels_last'
+                    if mode == 'fast':
+                        dtype = precision_label(device)
+                name = osp.splitext(osp.basename(config.split('::')[-1]))[0]
+                cases.append(Case(
+                    lambda m=model, d=data: m.test_step(d), 1,
+                    StageTimer(model, sync), kind=kind, model=name,
+                    mode=mode, dtype=dtype, memory_format=fmt,
+                    shape=list(shape)))
     return cases
 
 
@@ -187,58 +266,88 @@ def environment(device: torch.device) -> dict:
         cpu = names[0] if names else cpu
     env = dict(
         device=str(device), cpu=cpu, cpu_count=os.cpu_count(),
-        torch=torch.__version__, threads=torch.get_num_threads(),
-        python=platform.python_version())
+        cpu_bf16=cpu_bf16_feature(), torch=torch.__version__,
+        threads=torch.get_num_threads(), python=platform.python_version())
     if device.type == 'cuda':
         env['gpu'] = torch.cuda.get_device_name(device)
     return env
 
 
-def print_table(results: List[dict]) -> None:
-    eager = {(r['kind'], r['model']): r['latency_ms'] for r in results
-             if r['mode'] == 'eager' and r['dtype'] == 'fp32'
-             and r['memory_format'] == 'nchw'}
-    head = (f'{"kind":<9}{"model":<28}{"mode":<8}{"dtype":<6}{"format":<14}'
-            f'{"input":>10}{"batch":>6}{"ms":>10}{"img/s":>9}{"GFLOPs":>8}'
-            f'{"vs eager":>9}')
+def _key(r: dict, **change) -> tuple:
+    r = {**r, **change}
+    return r['kind'], r['model'], r['mode'], r['dtype'], r['memory_format']
+
+
+def print_table(results: List[dict], baseline: str) -> None:
+    """Latencies, each as a ratio to the same model's eager fp32 NCHW and to
+    the ``baseline`` backbone (models: the ResNet one of the same kind)
+    measured the same way."""
+    by_key = {_key(r): r['latency_ms'] for r in results}
+    bases = {r['kind']: r['model'] for r in results
+             if r['model'] == baseline or (r['kind'] != 'backbone'
+                                           and family(r['model']) == 'ResNet')}
+    head = (f'{"kind":<10}{"model":<40}{"mode":<8}{"dtype":<6}{"format":<14}'
+            f'{"input":>10}{"ms":>10}{"GFLOPs":>8}{"vs eager":>9}'
+            f'{"vs " + baseline[:6]:>10}')
     print(head)
     print('-' * len(head))
     for r in results:
-        ref = eager.get((r['kind'], r['model']))
-        speedup = f'{ref / r["latency_ms"]:.2f}x' if ref else '-'
-        print(f'{r["kind"]:<9}{r["model"]:<28}{r["mode"]:<8}{r["dtype"]:<6}'
-              f'{r["memory_format"]:<14}{"x".join(map(str, r["shape"])):>10}'
-              f'{r["batch"]:>6}{r["latency_ms"]:>10.1f}'
-              f'{r["throughput"]:>9.2f}{r.get("gflops", "-"):>8}'
-              f'{speedup:>9}')
+        eager = by_key.get(_key(r, mode='eager', dtype='fp32',
+                                memory_format='nchw'))
+        base = by_key.get(_key(r, model=bases.get(r['kind'])))
+        ratio = [f'{ref / r["latency_ms"]:.2f}x' if ref else '-'
+                 for ref in (eager, base)]
+        print(f'{r["kind"]:<10}{r["model"][:39]:<40}{r["mode"]:<8}'
+              f'{r["dtype"]:<6}{r["memory_format"]:<14}'
+              f'{"x".join(map(str, r["shape"])):>10}{r["latency_ms"]:>10.1f}'
+              f'{r.get("gflops", "-"):>8}{ratio[0]:>9}{ratio[1]:>10}')
+    staged = [r for r in results if 'stages_ms' in r]
+    if staged:
+        print('\nwhere the time goes (ms, median per stage; rest: pre- and '
+              'post-processing such as box decoding, NMS, mask pasting)')
+        for r in staged:
+            parts = ', '.join(f'{k} {v:.0f}' for k, v in
+                              r['stages_ms'].items())
+            print(f'{r["model"][:39]:<40}{r["mode"]:<8}{parts}')
 
 
 def plot(results: List[dict], env: dict, out: str) -> None:
-    """Throughput against FLOPs, one series per mode/dtype/format."""
+    """Throughput against FLOPs: one line per backbone family and mode."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 5))
-    series = {}
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    series = collections.defaultdict(list)
     for r in results:
         if r['kind'] == 'backbone':
-            key = f'{r["mode"]} {r["dtype"]} {r["memory_format"]}'
-            series.setdefault(key, []).append(r)
-    for key, rows in series.items():
+            series[(family(r['model']), r['mode'], r['dtype'],
+                    r['memory_format'])].append(r)
+    colours = {}
+    labelled = set()
+    for (fam, *setting), rows in series.items():
+        setting = ' '.join(setting)
+        colour = colours.setdefault(setting, f'C{len(colours)}')
         rows.sort(key=lambda r: r['gflops'])
         ax.plot([r['gflops'] for r in rows], [r['throughput'] for r in rows],
-                'o-', label=key)
-        for r in rows:
-            ax.annotate(r['model'], (r['gflops'], r['throughput']),
-                        textcoords='offset points', xytext=(3, 3),
-                        fontsize=7)
-    shape = results[0]['shape'] if results else []
+                'o-' if fam == 'FasterNet' else 's--', color=colour,
+                label=f'{fam} {setting}')
+        for r in rows:  # name each model once, under its lowest point
+            if r['model'] not in labelled:
+                labelled.add(r['model'])
+                low = min(q['throughput'] for q in results
+                          if q['kind'] == 'backbone'
+                          and q['model'] == r['model'])
+                ax.annotate(r['model'], (r['gflops'], low),
+                            textcoords='offset points', xytext=(0, -12),
+                            ha='center', fontsize=8)
+    shape = next((r['shape'] for r in results if r['kind'] == 'backbone'),
+                 [])
     ax.set_xlabel(f'GFLOPs at {"x".join(map(str, shape))} (unfused)')
     ax.set_ylabel('images / s')
     ax.set_title(f'{env.get("gpu", env["cpu"])}, torch {env["torch"]}, '
-                 f'{env["threads"]} threads', fontsize=9)
+                 f'{env["threads"]} threads, batch 1', fontsize=9)
     ax.grid(True, alpha=.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -251,8 +360,8 @@ def parse_args(argv=None):
         '--backbones', nargs='*', default=['t0', 't1', 't2', 's', 'resnet50'],
         help=f'of {list(FasterNet.arch_settings) + list(RESNETS)}')
     parser.add_argument(
-        '--modes', nargs='+', default=['eager', 'deploy'],
-        choices=['eager', 'deploy', 'compile'])
+        '--modes', nargs='+', default=['eager', 'deploy', 'fast'],
+        choices=['eager', 'deploy', 'compile', 'fast'])
     parser.add_argument(
         '--dtypes', nargs='+', default=['fp32'], choices=list(DTYPES),
         help='fp16 runs on CUDA only (skipped on CPU)')
@@ -262,14 +371,26 @@ def parse_args(argv=None):
         '--shape', type=int, nargs=2, default=[800, 1216], metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument(
+        '--baseline', default='resnet50',
+        help='backbone the other rows are compared with, in the same mode')
+    parser.add_argument(
         '--det-configs', nargs='*', default=DET_CONFIGS,
         help='detector configs for whole-model latency (mmdet:: allowed); '
         'none to skip')
     parser.add_argument(
-        '--det-modes', nargs='+', default=['eager', 'deploy'],
-        choices=['eager', 'deploy'])
+        '--seg-configs', nargs='*', default=SEG_CONFIGS,
+        help='segmentor configs for whole-model latency (mmseg:: allowed); '
+        'none to skip')
+    parser.add_argument(
+        '--model-modes', nargs='+', default=['eager', 'deploy', 'fast'],
+        choices=['eager', 'deploy', 'fast'],
+        help='for detectors and segmentors; deploy and fast are '
+        "optimize_for_inference(precision='fp32' / 'auto')")
     parser.add_argument(
         '--det-shape', type=int, nargs=2, default=[800, 1216],
+        metavar=('H', 'W'))
+    parser.add_argument(
+        '--seg-shape', type=int, nargs=2, default=[512, 512],
         metavar=('H', 'W'))
     parser.add_argument(
         '--det-score-thr', type=float, default=0.,
@@ -299,20 +420,19 @@ def main(argv=None):
         args.dtypes = [d for d in args.dtypes if d != 'fp16']
     sync = torch.cuda.synchronize if device.type == 'cuda' else lambda: None
     torch.manual_seed(0)
-    cases = backbone_cases(args, device) + (
-        detector_cases(args, device) if args.det_configs else [])
+    cases = backbone_cases(args, device) + model_cases(args, device, sync)
     for case in cases:
-        case.run(args.warmup, sync)
-        case.times.clear()
+        case.run(args.warmup, sync, keep=False)
     for _ in range(args.rounds):
         for case in cases:
             case.run(args.iters, sync)
     results = [case.result() for case in cases]
     env = environment(device)
-    print_table(results)
-    print(f'device {env["device"]}, {env.get("gpu", env["cpu"])}, torch '
-          f'{env["torch"]}, {env["threads"]} threads; median of '
-          f'{args.rounds} x {args.iters} iterations')
+    print_table(results, args.baseline)
+    print(f'device {env["device"]}, {env.get("gpu", env["cpu"])} '
+          f'(native bf16: {env["cpu_bf16"]}), torch {env["torch"]}, '
+          f'{env["threads"]} threads; median of {args.rounds} x '
+          f'{args.iters} iterations')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(environment=env, settings=vars(args),

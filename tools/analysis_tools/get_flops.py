@@ -17,7 +17,6 @@ Examples::
     python tools/analysis_tools/get_flops.py configs/mask_rcnn_fasternet_s.py
 """
 import argparse
-import importlib
 import os.path as osp
 from functools import partial
 from typing import Optional, Sequence
@@ -26,11 +25,10 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.config import Config, DictAction
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
 from fasternet_mm import FasterNet
+from fasternet_mm.apis import build_model_from_cfg
 
 PRESETS = tuple(FasterNet.arch_settings)
 
@@ -58,20 +56,6 @@ class FasterNetClassifier(nn.Module):
         for stage in self.backbone.stages:
             x = stage(x)
         return self.head(self.avgpool_pre_head(x).flatten(1))
-
-
-def build_config_model(config: str, cfg_options: Optional[dict] = None):
-    """Build ``cfg.model`` of an MMDetection / MMSegmentation config."""
-    import fasternet_mm  # noqa: F401  (registers FasterNet)
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
-    registry = importlib.import_module(f'{scope}.registry')
-    model = revert_sync_batchnorm(registry.MODELS.build(cfg.model))
-    model.eval()
-    return model, scope
 
 
 def dummy_batch(model: nn.Module, scope: str, shape: Sequence[int]) -> dict:
@@ -134,7 +118,8 @@ def get_flops(model_name: str,
         if with_cls_head:
             raise ValueError('--with-cls-head applies to a FasterNet preset')
         shape = tuple(shape or (800, 1280))
-        model, scope = build_config_model(model_name, cfg_options)
+        model = build_model_from_cfg(model_name, cfg_options)
+        scope = model.cfg.default_scope
         data = dummy_batch(model, scope, shape)
         model.forward = partial(
             model.forward, data_samples=data['data_samples'], mode='tensor')

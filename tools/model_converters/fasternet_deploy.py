@@ -11,33 +11,26 @@ its deploy form::
         epoch_12_deploy.pth --cfg-options model.backbone.deploy=True
 """
 import argparse
-import importlib
 
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint, save_checkpoint
+
+from fasternet_mm.apis import build_model_from_cfg
+from fasternet_mm.errors import UserInputError, run_tool
 
 
 def convert(config: str, checkpoint: str, out: str) -> None:
     """Save ``checkpoint`` with the config's FasterNet backbone deployed."""
-    import fasternet_mm  # noqa: F401  (registers FasterNet)
-    cfg = Config.fromfile(config)
-    cfg.model.backbone.pop('init_cfg', None)
-    cfg.model.pop('init_cfg', None)
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
-    registry = importlib.import_module(f'{scope}.registry')
-    model = registry.MODELS.build(cfg.model)
+    model = build_model_from_cfg(config)
     ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     if not hasattr(model.backbone, 'switch_to_deploy'):
-        from fasternet_mm.errors import ConfigValueError
-        raise ConfigValueError(
-            f'The backbone of {config} has no deploy mode')
+        raise UserInputError(
+            f'the backbone of {config} ({type(model.backbone).__name__}) has '
+            'no deploy form to build from a config; fold any model at test '
+            'time instead: tools/test.py --deploy')
     model.backbone.switch_to_deploy()
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    save_checkpoint(
-        dict(state_dict=model.state_dict(), meta=meta), out)
+    save_checkpoint(dict(state_dict=model.state_dict(), meta=meta), out)
     print(f'saved the deploy-mode checkpoint to {out}; load it with '
           'model.backbone.deploy=True')
 
@@ -58,5 +51,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from fasternet_mm.errors import run_tool
     run_tool(main)

@@ -1,7 +1,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .data_load_check_hook import DataLoadCheckHook
-from .deploy_hook import FasterNetDeployHook
+from .fast_inference_hook import FastInferenceHook
 from .finite_loss_hook import FiniteLossHook
 from .train_setup_check_hook import TrainSetupCheckHook
 
@@ -11,6 +11,5 @@ RUN_HOOKS = ('CheckpointFitHook', 'DataLoadCheckHook', 'FiniteLossHook',
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'DataLoadCheckHook',
-    'FasterNetDeployHook', 'FiniteLossHook', 'RUN_HOOKS',
-    'TrainSetupCheckHook'
+    'FastInferenceHook', 'FiniteLossHook', 'RUN_HOOKS', 'TrainSetupCheckHook'
 ]

@@ -17,7 +17,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn import build_activation_layer, build_norm_layer, fuse_conv_bn
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
@@ -103,35 +103,39 @@ class FasterNetBlock(nn.Module):
         return _inner_forward(x)
 
 
-class ConvNorm(nn.Module):
-    """Non-overlapping strided conv + norm: the stem and the merging layers.
-
-    Attribute names (``proj`` for the stem, ``reduction`` for merging) follow
-    the released checkpoints.
-    """
+class PatchEmbed(nn.Module):
+    """Stem: non-overlapping ``patch_size`` conv (no bias) + norm."""
 
     def __init__(self,
                  in_channels: int,
-                 out_channels: int,
-                 kernel_size: int,
-                 norm_cfg: dict,
-                 conv_name: str,
+                 embed_dim: int,
+                 patch_size: int = 4,
+                 norm_cfg: dict = dict(type='BN'),
                  deploy: bool = False):
         super().__init__()
-        self.conv_name = conv_name
-        self.add_module(
-            conv_name,
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size,
-                kernel_size,
-                bias=deploy))
+        self.proj = nn.Conv2d(
+            in_channels, embed_dim, patch_size, patch_size, bias=deploy)
         self.norm = nn.Identity() if deploy else build_norm_layer(
-            norm_cfg, out_channels)[1]
+            norm_cfg, embed_dim)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(getattr(self, self.conv_name)(x))
+        return self.norm(self.proj(x))
+
+
+class PatchMerging(nn.Module):
+    """Merging layer: 2x2 stride-2 conv (no bias, width x2) + norm."""
+
+    def __init__(self,
+                 dim: int,
+                 norm_cfg: dict = dict(type='BN'),
+                 deploy: bool = False):
+        super().__init__()
+        self.reduction = nn.Conv2d(dim, 2 * dim, 2, 2, bias=deploy)
+        self.norm = nn.Identity() if deploy else build_norm_layer(
+            norm_cfg, 2 * dim)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.reduction(x))
 
 
 class FasterNetStage(nn.Module):
@@ -146,27 +150,6 @@ class FasterNetStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.downsample(x))
-
-
-def _fuse_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
-    """Return a conv with bias equal to ``bn(conv(x))`` in eval mode."""
-    std = (bn.running_var + bn.eps).sqrt()
-    scale = bn.weight / std if bn.affine else 1. / std
-    shift = bn.bias - bn.running_mean * scale if bn.affine else \
-        -bn.running_mean * scale
-    fused = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size,
-        conv.stride,
-        conv.padding,
-        conv.dilation,
-        conv.groups,
-        bias=True).to(conv.weight)
-    fused.weight.data.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-    bias = conv.bias * scale if conv.bias is not None else 0.
-    fused.bias.data.copy_(shift + bias)
-    return fused
 
 
 @MODELS.register_module()
@@ -245,13 +228,13 @@ class FasterNet(BaseModule):
 
         embed_dim, depths = self.arch['embed_dim'], self.arch['depths']
         self.embed_dims = [embed_dim * 2**i for i in range(self.num_stages)]
-        self.patch_embed = ConvNorm(
-            in_channels, embed_dim, 4, norm_cfg, 'proj', deploy=deploy)
+        self.patch_embed = PatchEmbed(
+            in_channels, embed_dim, 4, norm_cfg, deploy=deploy)
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         stages = []
         for i, (dim, depth) in enumerate(zip(self.embed_dims, depths)):
-            downsample = None if i == 0 else ConvNorm(
-                dim // 2, dim, 2, norm_cfg, 'reduction', deploy=deploy)
+            downsample = None if i == 0 else PatchMerging(
+                dim // 2, norm_cfg, deploy=deploy)
             blocks = [
                 FasterNetBlock(
                     dim,
@@ -384,18 +367,9 @@ class FasterNet(BaseModule):
         if self.deploy:
             return self
         self.eval()
-        convnorms = [self.patch_embed] + [
-            s.downsample
-            for s in self.stages if isinstance(s.downsample, ConvNorm)
-        ]
-        for m in convnorms:
-            conv = getattr(m, m.conv_name)
-            setattr(m, m.conv_name, _fuse_conv_bn(conv, m.norm))
-            m.norm = nn.Identity()
-        for stage in self.stages:
-            for block in stage.blocks:
-                block.mlp[0] = _fuse_conv_bn(block.mlp[0], block.mlp[1])
-                block.mlp[1] = nn.Identity()
+        # The output norms follow a residual add, not a conv: they stay.
+        with torch.no_grad():
+            fuse_conv_bn(self)
         for p in self.parameters():
             p.requires_grad = False
         self.deploy = True

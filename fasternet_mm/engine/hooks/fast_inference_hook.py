@@ -1,0 +1,29 @@
+"""Hook that optimizes the model for inference before testing."""
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from ...apis.inference import optimize_for_inference
+
+
+@HOOKS.register_module()
+class FastInferenceHook(Hook):
+    """Run :func:`~fasternet_mm.apis.optimize_for_inference` before testing.
+
+    Acts after the checkpoint is loaded, on each process of a distributed
+    run and through test-time augmentation wrappers. ``precision='fp32'``
+    (``tools/test.py --deploy``) only folds norms and uses channels_last
+    (same results within float32 round-off); ``'auto'`` (``--fast``) adds
+    reduced precision where the hardware has it. Test runs only: a folded
+    model cannot be trained.
+
+    Args:
+        precision (str): ``'auto'``, ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, precision: str = 'auto'):
+        self.precision = precision
+
+    def before_test(self, runner) -> None:
+        optimize_for_inference(runner.model, self.precision)
