@@ -50,6 +50,7 @@ from fasternet_mm import FasterNet
 from fasternet_mm.apis import (build_model_from_cfg, choose_precision,
                                optimize_for_inference)
 from fasternet_mm.apis.inference import cpu_bf16_feature, fold_norms
+from fasternet_mm.errors import run_tool
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
@@ -444,4 +445,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -29,6 +29,7 @@ from mmengine.config import DictAction
 
 from fasternet_mm import FasterNet
 from fasternet_mm.apis import build_model_from_cfg
+from fasternet_mm.errors import run_tool
 
 PRESETS = tuple(FasterNet.arch_settings)
 
@@ -171,4 +172,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -21,6 +21,7 @@ import time
 
 import fasternet_mm  # noqa: F401
 from fasternet_mm.utils import check_data, load_config
+from fasternet_mm.errors import run_tool
 
 CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -76,10 +77,10 @@ def make_annotations(root: str, seed: int = 0) -> str:
     return path
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('root', help='folder for the synthetic set')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     path = make_annotations(args.root)
     root = args.root.rstrip('/') + '/'
     cfg = load_config(
@@ -94,4 +95,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)
