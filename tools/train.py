@@ -68,8 +68,11 @@ def main(argv=None):
         cfg.load_from = args.resume
     check_input_padding(cfg)
     check_data(cfg, ['train', 'val'])
-    if int(os.environ.get('RANK', 0)) == 0:
-        lock_work_dir(cfg.work_dir)  # before mmengine opens a log folder
+    # Before mmengine opens a log folder; by the one process that surely is
+    # rank 0 (slurm/mpi ranks are known later: the hook locks there).
+    if args.launcher == 'none' or (args.launcher == 'pytorch'
+                                   and os.environ.get('RANK') == '0'):
+        lock_work_dir(cfg.work_dir)
     build_runner(cfg).train()
 
 
