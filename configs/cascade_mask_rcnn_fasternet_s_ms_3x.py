@@ -9,6 +9,16 @@
 # (0.15 / 0.2 / 0.3) in place of SGD.
 _base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_ms-3x_coco.py'
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
+# NaN loss, one run per work dir, data errors that name the file: also
+# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [
+    dict(type='CheckpointFitHook'),
+    dict(type='FiniteLossHook'),
+    dict(type='TrainSetupCheckHook'),
+    dict(type='DataLoadCheckHook')
+]
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

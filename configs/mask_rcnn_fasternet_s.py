@@ -9,11 +9,12 @@ _base_ = [
     'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, a stop on a NaN loss, a work dir per run, data
-# errors that name the file, also under the OpenMMLab tools
-# (fasternet_mm/engine/hooks; ours add them anyway).
+# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
+# NaN loss, one run per work dir, data errors that name the file: also
+# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [
+    dict(type='CheckpointFitHook'),
     dict(type='FiniteLossHook'),
     dict(type='TrainSetupCheckHook'),
     dict(type='DataLoadCheckHook')

@@ -11,6 +11,17 @@
 # ImageNet statistics), pad_size_divisor=32 and the lr (1e-3, not 4e-3).
 _base_ = 'mmdet::rtmdet/rtmdet-ins_m_8xb32-300e_coco.py'
 custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
+# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
+# NaN loss, one run per work dir, data errors that name the file: also
+# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [
+    *_base_.custom_hooks,  # EMA, pipeline switch
+    dict(type='CheckpointFitHook'),
+    dict(type='FiniteLossHook'),
+    dict(type='TrainSetupCheckHook'),
+    dict(type='DataLoadCheckHook')
+]
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

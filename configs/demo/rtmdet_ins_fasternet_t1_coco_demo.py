@@ -114,13 +114,9 @@ param_scheduler = [
         by_epoch=True,
         convert_to_iter_based=True)
 ]
+# The base's hooks (EMA, fasternet_mm's), the pipeline switch re-pointed.
 custom_hooks = [
-    dict(
-        type='EMAHook',
-        ema_type='ExpMomentumEMA',
-        momentum=0.0002,
-        update_buffers=True,
-        priority=49),
+    *[h for h in _base_.custom_hooks if h.type != 'PipelineSwitchHook'],
     dict(
         type='PipelineSwitchHook',
         switch_epoch=max_epochs - stage2_num_epochs,
