@@ -28,7 +28,7 @@ lint: env
 	@$(PY) -m flake8 $(SRC)
 	@$(PY) -m isort --check-only --diff $(SRC)
 	@$(PY) -m yapf --diff --recursive $(SRC)
-	@$(PY) -m vermin --target=3.8- --no-tips --violations --quiet fasternet_mm tools tests setup.py
+	@.venv/bin/vermin --target=3.8- --no-tips --violations --quiet fasternet_mm tools tests setup.py
 
 test-current: env
 	@echo "== test suite on the current stack (.venv)"

@@ -27,15 +27,20 @@ setup(
     # Python 3.8 syntax, which `make lint` checks with vermin.
     python_requires='>=3.8',
     install_requires=[
-        'torch>=2.1', 'numpy', 'mmengine>=0.10.7,<1.0', 'mmcv>=2.1.0,<2.2.0',
+        'torch>=2.1',
+        'numpy',
+        'mmengine>=0.10.7,<1.0',
+        'mmcv>=2.1.0,<2.2.0',
         # mmengine resolves mmdet:: / mmseg:: bases with pkg_resources.
         'setuptools<81'
     ],
     extras_require={
-        'det': ['mmdet>=3.3.0,<3.4.0', 'pycocotools', 'shapely', 'scipy',
-                'terminaltables'],
-        'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex',
-                'prettytable'],
+        'det': [
+            'mmdet>=3.3.0,<3.4.0', 'pycocotools', 'shapely', 'scipy',
+            'terminaltables'
+        ],
+        'seg':
+        ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex', 'prettytable'],
         'deploy': ['onnx', 'onnxruntime'],
         'dev': ['pytest', 'matplotlib', 'flake8', 'isort', 'yapf', 'vermin'],
     },

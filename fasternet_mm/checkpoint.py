@@ -24,7 +24,6 @@ Patches, all here and all needed on every supported version: importing
 http(s), the model-zoo names, s3/petrel, pavi) in ``CheckpointLoader`` with
 the loaders below. Nothing in torch is changed.
 """
-import _compat_pickle
 import codecs
 import functools
 import io
@@ -36,6 +35,7 @@ import zipfile
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
+import _compat_pickle
 import numpy as np
 import torch
 from mmengine.dist import get_dist_info
@@ -88,10 +88,10 @@ SAFE_GLOBALS = [
     (codecs.encode, '_codecs.encode'),
 ]
 # Unpickling a dtype builds an instance of its class (numpy.dtypes.*DType).
-SAFE_GLOBALS += sorted({(type(np.dtype(c)), 'numpy.dtypes.' +
-                         type(np.dtype(c)).__name__)
-                        for c in np.typecodes['All']},
-                       key=lambda g: g[1])
+SAFE_GLOBALS += sorted(
+    {(type(np.dtype(c)), 'numpy.dtypes.' + type(np.dtype(c)).__name__)
+     for c in np.typecodes['All']},
+    key=lambda g: g[1])
 
 
 @functools.lru_cache(maxsize=None)
@@ -190,8 +190,8 @@ def safe_load(f, map_location=None, name=None):
             pickle_module=restricted_pickle,
             weights_only=False)
     except pickle.UnpicklingError as e:
-        unsafe = unsafe_globals(f) or (
-            [str(e)] if isinstance(e, UnsafeGlobalError) else [])
+        unsafe = unsafe_globals(f) or ([str(e)] if isinstance(
+            e, UnsafeGlobalError) else [])
         if not unsafe:
             raise _unreadable(name, f, e) from None
         local = f'export {TRUST_ENV}={osp.abspath(f)}' if isinstance(
@@ -275,7 +275,9 @@ def load_from_local(filename, map_location=None):
     return safe_load(filename, map_location)
 
 
-def load_from_http(filename, map_location=None, model_dir=None,
+def load_from_http(filename,
+                   map_location=None,
+                   model_dir=None,
                    progress=False):
     """Download into torch's hub cache (rank 0 first), then load locally."""
     rank, world_size = get_dist_info()
@@ -340,7 +342,9 @@ def load_from_ceph(filename, map_location=None, backend='petrel'):
     """s3 / petrel: read through mmengine's file backend, load from memory
     (a remote file is never trusted: copy it and trust the copy)."""
     data = get_file_backend(
-        filename, backend_args={'backend': backend}).get(filename)
+        filename, backend_args={
+            'backend': backend
+        }).get(filename)
     return safe_load(io.BytesIO(data), map_location, name=filename)
 
 
@@ -350,6 +354,7 @@ def load_from_pavi(filename, map_location=None):
         "'s safe loader; download the file and pass its local path")
 
 
+# yapf: disable
 SCHEMES = {
     '': load_from_local,
     ('http://', 'https://'): load_from_http,
@@ -358,5 +363,6 @@ SCHEMES = {
     (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): load_from_ceph,
     'pavi://': load_from_pavi,
 }
+# yapf: enable
 for _prefixes, _loader in SCHEMES.items():
     CheckpointLoader.register_scheme(_prefixes, _loader, force=True)

@@ -48,8 +48,7 @@ def _unwrap_worker_error(message: str, name: str) -> str:
     N.\nOriginal Traceback ...\n<module>.X: message")``; the user should
     see the message only.
     """
-    if not (message.startswith('Caught ') and
-            'Original Traceback' in message):
+    if not (message.startswith('Caught ') and 'Original Traceback' in message):
         return message
     for marker in (f'fasternet_mm.errors.{name}: ', f'{name}: '):
         at = message.rfind(marker)
@@ -59,7 +58,8 @@ def _unwrap_worker_error(message: str, name: str) -> str:
 
 
 def run_tool(main, argv=None) -> None:
-    """Run a tool's ``main(argv)``; a user error exits 1 with ``error: ...``."""
+    """Run a tool's ``main(argv)``: a user error prints ``error: ...`` and
+    exits 1, without a traceback."""
     try:
         main(argv)
     except UserInputError as e:

@@ -19,7 +19,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from fasternet_mm import FasterNet, checkpoint
@@ -84,8 +84,10 @@ def served(tmp_path, monkeypatch):
 
 def test_malicious_local_file_is_refused(evil, loader_path):
     path, marker = evil
-    with pytest.raises(CheckpointError, match=REFUSED + 'export '
-                       f'FASTERNET_MM_TRUSTED_CHECKPOINTS={path}'):
+    with pytest.raises(
+            CheckpointError,
+            match=REFUSED + 'export '
+            f'FASTERNET_MM_TRUSTED_CHECKPOINTS={path}'):
         CheckpointLoader.load_checkpoint(path)
     assert not marker.exists()
 
@@ -93,7 +95,8 @@ def test_malicious_local_file_is_refused(evil, loader_path):
 def test_trusted_file_is_fully_unpickled(evil, monkeypatch, loader_path):
     path, marker = evil
     monkeypatch.setenv(checkpoint.TRUST_ENV,
-                       os.pathsep.join(['/nonexistent', osp.dirname(path)]))
+                       os.pathsep.join(['/nonexistent',
+                                        osp.dirname(path)]))
     assert 'state_dict' in CheckpointLoader.load_checkpoint(path)
     assert marker.exists()
 
@@ -107,7 +110,10 @@ def test_training_checkpoint_values_load(tmp_path, loader_path):
     hub.update_info('shape', np.array([3, 4]))
     ckpt = {
         'message_hub': hub.state_dict(),
-        'meta': {'seed': np.int64(7), 'ratio': np.float32(.5)},
+        'meta': {
+            'seed': np.int64(7),
+            'ratio': np.float32(.5)
+        },
         'state_dict': {
             str(d): torch.ones(2, dtype=d)
             for d in (torch.float32, torch.bfloat16, torch.float16,
@@ -123,20 +129,23 @@ def test_training_checkpoint_values_load(tmp_path, loader_path):
         assert loaded['message_hub']['runtime_info']['shape'].tolist() == [
             3, 4
         ]
-        assert {str(t.dtype) for t in loaded['state_dict'].values()} == set(
-            ckpt['state_dict'])
+        assert {str(t.dtype)
+                for t in loaded['state_dict'].values()
+                } == set(ckpt['state_dict'])
 
 
 def test_plain_pickle_and_garbage_are_named_as_such(tmp_path, loader_path):
     plain = tmp_path / 'plain.pkl'
     plain.write_bytes(pickle.dumps({'weights': [1, 2]}))
-    with pytest.raises(CheckpointError, match='is a plain pickle file, not a '
-                       'PyTorch checkpoint written by torch.save'):
+    with pytest.raises(
+            CheckpointError,
+            match='is a plain pickle file, not a '
+            'PyTorch checkpoint written by torch.save'):
         checkpoint.safe_load(str(plain))
     garbage = tmp_path / 'garbage.pth'
     garbage.write_bytes(b'not a checkpoint at all')
-    with pytest.raises(CheckpointError,
-                       match='is not a readable PyTorch checkpoint'):
+    with pytest.raises(
+            CheckpointError, match='is not a readable PyTorch checkpoint'):
         checkpoint.safe_load(str(garbage))
 
 
@@ -147,8 +156,10 @@ def test_malicious_url_is_refused_and_trusted_via_its_local_copy(
     os.rename(path, www / 'evil.pth')
     url = f'{base}/evil.pth'
     cached = osp.join(torch.hub.get_dir(), 'checkpoints', 'evil.pth')
-    with pytest.raises(CheckpointError, match=REFUSED + 'export '
-                       f'FASTERNET_MM_TRUSTED_CHECKPOINTS={cached}'):
+    with pytest.raises(
+            CheckpointError,
+            match=REFUSED + 'export '
+            f'FASTERNET_MM_TRUSTED_CHECKPOINTS={cached}'):
         CheckpointLoader.load_checkpoint(url)
     assert not marker.exists()
     monkeypatch.setenv(checkpoint.TRUST_ENV, cached)
@@ -181,8 +192,8 @@ def test_unreachable_url_says_how_to_use_a_local_file(served):
 
 def test_every_registered_scheme_goes_through_the_safe_loader():
     ours = set(checkpoint.SCHEMES.values())
-    assert {CheckpointLoader._schemes[p] for p in CheckpointLoader._schemes
-            } <= ours
+    assert {CheckpointLoader._schemes[p]
+            for p in CheckpointLoader._schemes} <= ours
     for name in ('x.pth', 'https://a/x.pth', 'torchvision://resnet50',
                  'open-mmlab://resnet50_caffe', 's3://bucket/x.pth',
                  'mmcls://x', 'pavi://x'):
@@ -191,7 +202,8 @@ def test_every_registered_scheme_goes_through_the_safe_loader():
 
 def run(script, *args, env=None):
     proc = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', script), *args],
+        [sys.executable,
+         osp.join(REPO_ROOT, 'tools', script), *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -219,29 +231,29 @@ def test_every_tool_refuses_a_malicious_checkpoint(tiny_coco, tmp_path, evil,
         'model.backbone.init_cfg.type=Pretrained',
         f'model.backbone.init_cfg.checkpoint={path}'
     ]
-    image = osp.join(tiny_coco, 'val2017', sorted(
-        os.listdir(osp.join(tiny_coco, 'val2017')))[0])
+    image = osp.join(tiny_coco, 'val2017',
+                     sorted(os.listdir(osp.join(tiny_coco, 'val2017')))[0])
     args = {
         'init_cfg': ('train.py', DET_DEMO_CONFIG, *work, *opts, *init),
-        'load_from': ('train.py', DET_DEMO_CONFIG, *work, *opts,
-                      f'load_from={path}'),
-        'resume': ('train.py', DET_DEMO_CONFIG, *work, '--resume', path,
-                   *opts),
+        'load_from':
+        ('train.py', DET_DEMO_CONFIG, *work, *opts, f'load_from={path}'),
+        'resume':
+        ('train.py', DET_DEMO_CONFIG, *work, '--resume', path, *opts),
         'test.py': ('test.py', DET_DEMO_CONFIG, path, *work, *opts),
         'image_demo.py': ('image_demo.py', image, DET_DEMO_CONFIG, path,
                           '--out-file', str(tmp_path / 'vis.jpg')),
-        'pytorch2onnx.py': ('deployment/pytorch2onnx.py', 't0',
-                            '--checkpoint', path, '--out',
-                            str(tmp_path / 'x.onnx')),
-        'fasternet_deploy.py': ('model_converters/fasternet_deploy.py',
-                                DET_DEMO_CONFIG, path,
-                                str(tmp_path / 'deployed.pth')),
+        'pytorch2onnx.py': ('deployment/pytorch2onnx.py', 't0', '--checkpoint',
+                            path, '--out', str(tmp_path / 'x.onnx')),
+        'fasternet_deploy.py':
+        ('model_converters/fasternet_deploy.py', DET_DEMO_CONFIG, path,
+         str(tmp_path / 'deployed.pth')),
     }[entry]
     returncode, output = run(
         *args, env=dict(TORCH_HOME=os.environ['TORCH_HOME']))
     assert returncode == 1, output[-3000:]
     assert 'Traceback' not in output, output[-3000:]
-    assert 'error: ' in output and 'so it was refused' in output, output[-3000:]
+    assert 'error: ' in output and 'so it was refused' in output, output[
+        -3000:]
     assert not marker.exists()
 
 
@@ -252,4 +264,7 @@ def test_import_leaves_torch_allowlist_alone():
     if hasattr(torch.serialization, 'get_safe_globals'):
         ours = {id(g) for g in checkpoint.SAFE_GLOBALS}
         ours |= {id(obj) for obj, _ in checkpoint.SAFE_GLOBALS}
-        assert not ours & {id(g) for g in torch.serialization.get_safe_globals()}
+        assert not ours & {
+            id(g)
+            for g in torch.serialization.get_safe_globals()
+        }

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, load_tool
+from helpers import DET_DEMO_CONFIG, load_tool
 from mmengine.config import Config
 from mmengine.registry import HOOKS, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -69,8 +69,8 @@ def test_fast_inference_hook_folds_the_detector_before_test(precision):
     assert isinstance(hook, FastInferenceHook)
     hook.before_test(SimpleNamespace(model=model))  # reads runner.model only
     assert model.backbone.deploy
-    assert not any(isinstance(m, _BatchNorm)
-                   for m in model.backbone.stages.modules())
+    assert not any(
+        isinstance(m, _BatchNorm) for m in model.backbone.stages.modules())
     assert precision in ('auto', model._fasternet_mm_inference[:4])
 
 

@@ -10,13 +10,12 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
-import fasternet_mm
 from fasternet_mm import FasterNet
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_CONFIG = osp.join(REPO_ROOT, 'configs', 'upernet_fasternet_t0_ade20k.py')
 # A Mask R-CNN on MMDetection's installed base, independent of the shipped
 # detection configs.
@@ -57,8 +56,8 @@ def build_seg(cfg):
 
 def test_fasternet_is_registered_in_both_codebases():
     from mmdet.registry import MODELS as DET_MODELS
-    from mmseg.registry import MODELS as SEG_MODELS
     from mmengine.registry import MODELS as ROOT_MODELS
+    from mmseg.registry import MODELS as SEG_MODELS
     assert ROOT_MODELS.get('FasterNet') is FasterNet
     for name in ('FasterNet', 'mmdet.FasterNet'):
         assert DET_MODELS.get(name) is FasterNet

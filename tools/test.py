@@ -9,9 +9,9 @@ import copy
 from mmengine.config import ConfigDict, DictAction
 
 import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
-                               load_config, set_local_rank)
 from fasternet_mm.errors import UserInputError, run_tool
+from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
+                                load_config, set_local_rank)
 
 
 def parse_args(argv=None):

@@ -95,10 +95,11 @@ def cpu_bf16_feature(flags: Optional[List[str]] = None) -> Optional[str]:
     return next((f for f in CPU_BF16_FLAGS if f in flags), None)
 
 
-def choose_precision(device: Union[str, torch.device],
-                     precision: str = 'auto',
-                     flags: Optional[List[str]] = None
-                     ) -> Tuple[Optional[torch.dtype], str]:
+def choose_precision(
+        device: Union[str, torch.device],
+        precision: str = 'auto',
+        flags: Optional[List[str]] = None
+) -> Tuple[Optional[torch.dtype], str]:
     """The autocast dtype (None: fp32) for ``precision`` on ``device``.
 
     Returns the dtype and a description for the log. ``flags`` (the CPU's
@@ -158,8 +159,9 @@ def fold_norms(model: nn.Module) -> int:
         for m in list(model.modules()):
             if hasattr(m, 'switch_to_deploy'):
                 m.switch_to_deploy()
-                print_log(f'{type(m).__name__} switched to deploy mode',
-                          logger='current')
+                print_log(
+                    f'{type(m).__name__} switched to deploy mode',
+                    logger='current')
         fuse_conv_bn(model)
     return before - sum(isinstance(m, _BatchNorm) for m in model.modules())
 
@@ -228,12 +230,13 @@ def run_in_precision(module: nn.Module, device_type: str,
             with torch.autocast(device_type, dtype=dtype):
                 return _to_float(cls.forward(self, *args, **kwargs), dtype)
 
-        _PRECISION_CLASSES[key] = type(cls.__name__, (cls, ), {
-            'forward': forward,
-            '__module__': cls.__module__,
-            '__qualname__': cls.__qualname__,
-            '__doc__': cls.__doc__
-        })
+        _PRECISION_CLASSES[key] = type(
+            cls.__name__, (cls, ), {
+                'forward': forward,
+                '__module__': cls.__module__,
+                '__qualname__': cls.__qualname__,
+                '__doc__': cls.__doc__
+            })
     module.__class__ = _PRECISION_CLASSES[key]
 
 
@@ -298,8 +301,9 @@ def optimize_for_inference(model: nn.Module,
     """
     inner = _inner(model)
     if getattr(inner, _DONE, None):
-        print_log(f'already optimized for inference: {getattr(inner, _DONE)}',
-                  logger='current')
+        print_log(
+            f'already optimized for inference: {getattr(inner, _DONE)}',
+            logger='current')
         return model
     device = _device_of(inner)
     dtype, applied = choose_precision(device, precision)
@@ -314,8 +318,8 @@ def optimize_for_inference(model: nn.Module,
         n = reduce_precision(inner, dtype, device.type)
         steps[0] += f' in {n} networks'
     if compile:
-        steps.append(_compile(inner, compile if isinstance(compile, dict)
-                              else {}))
+        steps.append(
+            _compile(inner, compile if isinstance(compile, dict) else {}))
     summary = ', '.join(steps)
     setattr(inner, _DONE, summary)
     print_log(f'optimized for inference: {summary}', logger='current')

@@ -65,8 +65,8 @@ def check_data(cfg: Config, splits: Sequence[str]) -> None:
             _check_seg_maps(dataset, split, data_root)
 
 
-def _check_coco_json(path: str, split: str, dataset: dict,
-                     data_root: str, scope: str) -> None:
+def _check_coco_json(path: str, split: str, dataset: dict, data_root: str,
+                     scope: str) -> None:
     """Every check that needs the file's content, on files of any size.
 
     The whole file is parsed once more than mmdet does, then every image
@@ -96,10 +96,8 @@ def _check_coco_json(path: str, split: str, dataset: dict,
             f'the list(s) {missing}; COCO files hold images, annotations and '
             'categories')
     if not coco['images']:
-        raise DataError(
-            f'{split} dataset is empty: {path!r} lists no images')
-    cat_ids = _check_classes(coco['categories'], path, split, dataset,
-                             scope)
+        raise DataError(f'{split} dataset is empty: {path!r} lists no images')
+    cat_ids = _check_classes(coco['categories'], path, split, dataset, scope)
     _check_images_exist(coco['images'], path, split, dataset, data_root)
     test_mode = dataset.get('test_mode', False)
     filter_cfg = dataset.get('filter_cfg') or {}
@@ -152,8 +150,8 @@ def _default_classes(dataset_type, scope: str):
 
 def _check_images_exist(images: list, path: str, split: str, dataset: dict,
                         data_root: str) -> None:
-    prefix = osp.join(data_root, (dataset.get('data_prefix') or
-                                  {}).get('img', ''))
+    prefix = osp.join(data_root, (dataset.get('data_prefix')
+                                  or {}).get('img', ''))
     absent = [
         img.get('file_name', '?') for img in images
         if not osp.isfile(osp.join(prefix, img.get('file_name', '')))
@@ -168,8 +166,10 @@ def _check_images_exist(images: list, path: str, split: str, dataset: dict,
 def _warn_dropped(coco: dict, cat_ids: Optional[set], path: str, split: str,
                   filter_empty_gt: bool) -> None:
     """Count what mmdet's CocoDataset and LoadAnnotations drop silently."""
-    sizes = {img.get('id'): (img.get('width'), img.get('height'))
-             for img in coco['images']}
+    sizes = {
+        img.get('id'): (img.get('width'), img.get('height'))
+        for img in coco['images']
+    }
     kept_images = set()
     no_box = other_cat = bad_polygon = 0
     for ann in coco['annotations']:

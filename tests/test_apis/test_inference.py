@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
-from conftest import DET_DEMO_CONFIG, REPO_ROOT
+from helpers import DET_DEMO_CONFIG, REPO_ROOT
 from mmcv.ops import RoIAlign
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -23,17 +23,27 @@ BF16 = cpu_bf16_feature() is not None
 
 def det_data(h=96, w=128, flip=False):
     from mmdet.structures import DetDataSample
-    img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                        generator=torch.Generator().manual_seed(0))
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.),
-                flip=flip, flip_direction='horizontal' if flip else None)
+    img = torch.randint(
+        0,
+        256, (3, h, w),
+        dtype=torch.uint8,
+        generator=torch.Generator().manual_seed(0))
+    meta = dict(
+        img_shape=(h, w),
+        ori_shape=(h, w),
+        scale_factor=(1., 1.),
+        flip=flip,
+        flip_direction='horizontal' if flip else None)
     return dict(inputs=[img], data_samples=[DetDataSample(metainfo=meta)])
 
 
 def seg_data(h=64, w=64):
     from mmseg.structures import SegDataSample
-    img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                        generator=torch.Generator().manual_seed(0))
+    img = torch.randint(
+        0,
+        256, (3, h, w),
+        dtype=torch.uint8,
+        generator=torch.Generator().manual_seed(0))
     meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.))
     return dict(inputs=[img], data_samples=[SegDataSample(metainfo=meta)])
 
@@ -90,8 +100,8 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
 
 
 @pytest.mark.parametrize('device, precision, flags, dtype, text', [
-    ('cpu', 'auto', ['avx512_bf16'], torch.bfloat16,
-     'bf16 autocast (avx512_bf16)'),
+    ('cpu', 'auto', ['avx512_bf16'
+                     ], torch.bfloat16, 'bf16 autocast (avx512_bf16)'),
     ('cpu', 'auto', ['amx_bf16'], torch.bfloat16, 'bf16 autocast (amx_bf16)'),
     ('cpu', 'auto', ['avx2'], None, 'fp32 (CPU without native bfloat16)'),
     ('cpu', 'fp32', ['amx_bf16'], None, 'fp32'),
@@ -101,8 +111,8 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
     ('cuda', 'bf16', [], torch.bfloat16, 'bf16 autocast (cuda)'),
     ('cuda', 'fp32', [], None, 'fp32'),
 ])
-def test_choose_precision_follows_the_hardware(device, precision, flags,
-                                               dtype, text):
+def test_choose_precision_follows_the_hardware(device, precision, flags, dtype,
+                                               text):
     got, description = choose_precision(device, precision, flags)
     assert got == dtype
     assert description.startswith(text)
@@ -123,7 +133,8 @@ def test_regions_are_backbone_neck_and_head_networks(detector):
     regions = precision_regions(detector)
     assert regions[:2] == [detector.backbone, detector.neck]
     assert set(map(id, regions[2:])) == {
-        id(detector.rpn_head), id(detector.roi_head.bbox_head),
+        id(detector.rpn_head),
+        id(detector.roi_head.bbox_head),
         id(detector.roi_head.mask_head)
     }
     backbone = FasterNet('t0')
@@ -190,7 +201,8 @@ def test_auto_runs_networks_reduced_and_feeds_mmcv_ops_float32(detector):
     assert seen_io['roi_align'][1].dtype == torch.float32
     torch.testing.assert_close(
         seen_io['roi_align'][1],
-        RoIAlign.forward(roi, feats.float().contiguous(), rois))
+        RoIAlign.forward(roi,
+                         feats.float().contiguous(), rois))
     pred = result.pred_instances
     assert pred.bboxes.dtype == pred.scores.dtype == torch.float32
     assert pred.masks.dtype == torch.bool
@@ -235,7 +247,9 @@ def test_segmentor_fp32_is_exact_and_auto_gives_float32_logits():
         expected = model.test_step(data)[0].seg_logits.data
         fp32 = optimize_for_inference(copy.deepcopy(model), 'fp32')
         torch.testing.assert_close(
-            fp32.test_step(data)[0].seg_logits.data, expected, rtol=1e-4,
+            fp32.test_step(data)[0].seg_logits.data,
+            expected,
+            rtol=1e-4,
             atol=1e-4)
         optimize_for_inference(model)
         seen = dtypes_seen({'conv_seg': model.decode_head.conv_seg})

@@ -8,7 +8,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import official_url
+from helpers import REPO_ROOT, official_url
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -16,7 +16,6 @@ import fasternet_mm  # noqa: F401
 from fasternet_mm import FasterNet
 from fasternet_mm.demo import coco_demo_metainfo
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
 CONFIGS = {a: f'mask_rcnn_fasternet_{a}.py' for a in ARCHS}

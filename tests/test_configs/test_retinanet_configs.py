@@ -4,7 +4,7 @@ predicts."""
 import os.path as osp
 
 import torch
-from conftest import official_url
+from helpers import REPO_ROOT, official_url
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -12,7 +12,6 @@ import fasternet_mm  # noqa: F401
 from fasternet_mm import FasterNet
 from fasternet_mm.demo import coco_demo_metainfo
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'retinanet_fasternet_s.py')
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'retinanet_fasternet_t0_coco_demo.py')

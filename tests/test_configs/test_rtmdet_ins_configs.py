@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import official_url
+from helpers import REPO_ROOT, official_url
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
@@ -14,7 +14,6 @@ import fasternet_mm  # noqa: F401
 from fasternet_mm import FasterNet
 from fasternet_mm.demo import coco_demo_metainfo
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 # FasterNet arch -> the RTMDet-Ins size whose CSPNeXt has the same widths
 SIZES = {'t1': 's', 't2': 'm'}

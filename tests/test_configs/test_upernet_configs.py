@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import official_url
+from helpers import REPO_ROOT, official_url
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
@@ -15,7 +15,6 @@ from mmengine.structures import PixelData
 import fasternet_mm  # noqa: F401  (registers FasterNet)
 from fasternet_mm import FasterNet
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
 DEMO_CONFIG = osp.join(CONFIG_DIR, 'demo',

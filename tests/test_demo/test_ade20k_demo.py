@@ -7,12 +7,12 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 from mmengine.config import Config
 
 from fasternet_mm.demo import (ADE20K_DEMO_CLASSES, ade20k_demo_exists,
-                                   ade20k_demo_metainfo, make_ade20k_demo)
+                               ade20k_demo_metainfo, make_ade20k_demo)
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'upernet_fasternet_t0_ade20k_demo.py')
 
@@ -62,8 +62,8 @@ def test_same_seed_same_files_other_seed_other_files(demo_root, tmp_path):
         again, num_train=8, num_val=3, img_size=64, seed=3, progress=False)
     make_ade20k_demo(
         other, num_train=6, num_val=3, img_size=64, seed=4, progress=False)
-    for kind, split, ext in (('images', 'training', 'jpg'),
-                             ('annotations', 'training', 'png'),
+    for kind, split, ext in (('images', 'training',
+                              'jpg'), ('annotations', 'training', 'png'),
                              ('annotations', 'validation', 'png')):
         for path in _files(demo_root, kind, split, ext):
             rel = osp.relpath(path, demo_root)
@@ -84,8 +84,10 @@ def test_exists_only_for_a_complete_set(demo_root, tmp_path):
     assert not ade20k_demo_exists(cut)
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(num_train=0), dict(num_val=0), dict(img_size=16)])
+@pytest.mark.parametrize(
+    'kwargs',
+    [dict(num_train=0), dict(num_val=0),
+     dict(img_size=16)])
 def test_rejects_bad_sizes(tmp_path, kwargs):
     with pytest.raises(ValueError):
         make_ade20k_demo(str(tmp_path), progress=False, **kwargs)
@@ -93,14 +95,16 @@ def test_rejects_bad_sizes(tmp_path, kwargs):
 
 def test_cli_writes_then_keeps_the_set(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(REPO_ROOT, 'tools', 'misc',
-                                   'make_demo_data.py'))
+        'make_demo_data',
+        osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_data.py'))
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     main = cli.main
     root = str(tmp_path / 'cli')
-    main(['ade20k', root, '--num-train', '2', '--num-val', '1',
-          '--img-size', '32', '--no-progress'])
+    main([
+        'ade20k', root, '--num-train', '2', '--num-val', '1', '--img-size',
+        '32', '--no-progress'
+    ])
     assert 'wrote 2 train + 1 val images' in capsys.readouterr().out
     main(['ade20k', root])
     assert 'exists, keeping it' in capsys.readouterr().out

@@ -8,12 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 from pycocotools.coco import COCO
 
 from fasternet_mm.demo import (COCO_DEMO_CLASSES, coco_demo_exists,
-                                   make_coco_demo)
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+                               make_coco_demo)
 
 
 def make(root, seed=0, **kwargs):
@@ -67,7 +66,9 @@ def test_same_seed_gives_the_same_files_another_seed_others(tmp_path):
         cmp = filecmp.dircmp(tmp_path / 'a' / sub, tmp_path / 'b' / sub)
         assert cmp.left_list == cmp.right_list
         _, mismatch, errors = filecmp.cmpfiles(
-            tmp_path / 'a' / sub, tmp_path / 'b' / sub, cmp.left_list,
+            tmp_path / 'a' / sub,
+            tmp_path / 'b' / sub,
+            cmp.left_list,
             shallow=False)
         assert not mismatch and not errors
     with open(tmp_path / 'a/annotations/instances_train2017.json') as f:
@@ -120,8 +121,7 @@ def test_cli_shows_progress_and_keeps_an_existing_set(tmp_path):
     cmd = [
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_data.py'), 'coco',
-        str(tmp_path), '--num-train', '4', '--num-val', '2', '--img-size',
-        '64'
+        str(tmp_path), '--num-train', '4', '--num-val', '2', '--img-size', '64'
     ]
     env = dict(os.environ, PYTHONWARNINGS='ignore')
     first = subprocess.run(cmd, capture_output=True, text=True, env=env)

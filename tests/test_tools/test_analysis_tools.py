@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, load_tool
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, load_tool
 
 from fasternet_mm.apis import cpu_bf16_feature
 
@@ -53,9 +53,11 @@ def test_benchmark_tiny_run_writes_json_and_plot(tmp_path, capsys):
         '--formats', 'nchw', 'channels_last', '--dtypes', 'fp32', 'fp16',
         '--shape', '64', '64', '--iters', '1', '--warmup', '0', '--rounds',
         '2', '--det-configs', DET_DEMO_CONFIG, '--seg-configs',
-        SEG_DEMO_CONFIG, '--model-modes', 'eager', 'fast', '--det-shape',
-        '64', '64', '--seg-shape', '64', '64', '--baseline', 'resnet18',
-        '--device', 'cpu', '--out', str(out), '--plot', str(png)
+        SEG_DEMO_CONFIG, '--model-modes', 'eager', 'fast', '--det-shape', '64',
+        '64', '--seg-shape', '64', '64', '--baseline', 'resnet18', '--device',
+        'cpu', '--out',
+        str(out), '--plot',
+        str(png)
     ])
     data = json.loads(out.read_text())
     rows = data['results']
@@ -78,8 +80,8 @@ def test_benchmark_tiny_run_writes_json_and_plot(tmp_path, capsys):
     ]
     for r in rows:
         assert r['iters'] == 2 and r['latency_ms'] > 0
-        assert r['throughput'] == pytest.approx(1e3 / r['latency_ms'],
-                                                rel=1e-3)
+        assert r['throughput'] == pytest.approx(
+            1e3 / r['latency_ms'], rel=1e-3)
     det, seg = rows[-4], rows[-2]
     assert set(det['stages_ms']) == {
         'backbone', 'neck', 'rpn_head', 'bbox_roi_extractor', 'bbox_head',

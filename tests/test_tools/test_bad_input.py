@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
 
 from fasternet_mm.errors import UserInputError
 

@@ -11,7 +11,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, coco_options, run_tool
+from helpers import REPO_ROOT, coco_options, run_tool
 
 ITERS_PER_EPOCH = 3  # 6 training images, 2 per batch
 # config -> (losses it logs, whether it predicts masks)

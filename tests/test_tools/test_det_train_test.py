@@ -14,7 +14,7 @@ import shutil
 import mmcv
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, coco_options, run_tool
+from helpers import DET_DEMO_CONFIG, coco_options, run_tool
 
 from fasternet_mm.apis import cpu_bf16_feature
 

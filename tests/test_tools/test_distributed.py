@@ -22,7 +22,7 @@ import sys
 
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
 
 HERE = osp.dirname(osp.abspath(__file__))
 SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',

@@ -12,7 +12,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, coco_options, load_tool, run_tool
+from helpers import DET_DEMO_CONFIG, coco_options, load_tool, run_tool
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
@@ -38,15 +38,14 @@ def official(golden_dir, tmp_path_factory):
     model = build_detector()
     heads = {
         k: v
-        for k, v in model.state_dict().items()
-        if not k.startswith('backbone.')
+        for k, v in model.state_dict().items() if not k.startswith('backbone.')
     }
-    backbone, _ = convert_fasternet_checkpoint(
-        golden['state_dict'], model.backbone.state_dict())
+    backbone, _ = convert_fasternet_checkpoint(golden['state_dict'],
+                                               model.backbone.state_dict())
     folder = tmp_path_factory.mktemp('official')
     paths = {}
-    for layout, state in (('official', golden['state_dict']),
-                          ('native', backbone)):
+    for layout, state in (('official', golden['state_dict']), ('native',
+                                                               backbone)):
         paths[layout] = str(folder / f'{layout}.pth')
         torch.save(
             {
@@ -54,8 +53,10 @@ def official(golden_dir, tmp_path_factory):
                     'mmdet_version': '2.25.0'
                 },
                 'state_dict': {
-                    **{f'backbone.{k}': v
-                       for k, v in state.items()},
+                    **{
+                        f'backbone.{k}': v
+                        for k, v in state.items()
+                    },
                     **heads
                 }
             }, paths[layout])
@@ -66,8 +67,11 @@ def predict(model, img):
     from mmdet.structures import DetDataSample
     sample = DetDataSample(
         metainfo=dict(
-            img_shape=(96, 128), ori_shape=(96, 128), scale_factor=(1., 1.),
-            pad_shape=(96, 128), batch_input_shape=(96, 128)))
+            img_shape=(96, 128),
+            ori_shape=(96, 128),
+            scale_factor=(1., 1.),
+            pad_shape=(96, 128),
+            batch_input_shape=(96, 128)))
     with torch.no_grad():
         return model.predict(img, [sample])[0]
 
@@ -124,7 +128,8 @@ def test_tools_evaluate_an_official_detector_checkpoint(
     image_demo.py draws with it."""
     test_tool = load_tool('test')
     metrics = {
-        layout: test_tool.main([
+        layout:
+        test_tool.main([
             DET_DEMO_CONFIG, official[layout], '--work-dir',
             str(tmp_path / layout), '--cfg-options', *coco_options(tiny_coco)
         ])
@@ -134,8 +139,8 @@ def test_tools_evaluate_an_official_detector_checkpoint(
     assert isinstance(metrics['official']['coco/bbox_mAP'], float)
     val = osp.join(tiny_coco, 'val2017')
     image = osp.join(val, sorted(os.listdir(val))[0])
-    out = run_tool('image_demo.py', image, DET_DEMO_CONFIG,
-                   official['official'], '--out-file',
+    out = run_tool('image_demo.py', image,
+                   DET_DEMO_CONFIG, official['official'], '--out-file',
                    str(tmp_path / 'vis.jpg'))
     assert 'FasterNet: loaded' in out and 'official layout' in out
     assert osp.isfile(tmp_path / 'vis.jpg')

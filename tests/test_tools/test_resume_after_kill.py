@@ -10,7 +10,7 @@ import sys
 import time
 
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
 
 HERE = osp.dirname(osp.abspath(__file__))
 MAX_ITERS = 16

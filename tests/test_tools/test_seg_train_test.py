@@ -12,7 +12,7 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, run_tool
+from helpers import REPO_ROOT, run_tool
 
 from fasternet_mm.demo import ADE20K_DEMO_CLASSES, make_ade20k_demo
 
@@ -126,12 +126,21 @@ def test_fast_mode_under_dist_test_matches_one_process(trained, tmp_path):
     single = str(tmp_path / 'single')
     run_tool('test.py', DEMO_CONFIG, ckpt, '--work-dir', single, *args)
     dist = str(tmp_path / 'dist')
-    proc = subprocess.run(
-        ['bash', osp.join(REPO_ROOT, 'tools', 'dist_test.sh'), DEMO_CONFIG,
-         ckpt, '2', '--work-dir', dist, *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHON=sys.executable, PORT='29521',
-                 OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore'))
+    proc = subprocess.run([
+        'bash',
+        osp.join(REPO_ROOT, 'tools', 'dist_test.sh'), DEMO_CONFIG, ckpt, '2',
+        '--work-dir', dist, *args
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=600,
+                          env=dict(
+                              os.environ,
+                              PYTHON=sys.executable,
+                              PORT='29521',
+                              OMP_NUM_THREADS='1',
+                              PYTHONWARNINGS='ignore'))
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'optimized for inference: ' in log, log[-3000:]  # rank 0 logs

@@ -7,8 +7,9 @@ from fasternet_mm.utils import load_config
 
 def test_missing_config_file(tmp_path):
     path = tmp_path / 'nope.py'
-    with pytest.raises(UserInputError, match=rf"config file '{path}' does "
-                       'not exist'):
+    with pytest.raises(
+            UserInputError, match=rf"config file '{path}' does "
+            'not exist'):
         load_config(str(path))
 
 

@@ -5,7 +5,7 @@ import os
 import shutil
 
 import pytest
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
 
 import fasternet_mm.utils.data_checks as data_checks
 from fasternet_mm.errors import DataError
@@ -70,8 +70,7 @@ def test_default_classes_of_the_dataset_type_are_checked(coco_copy):
         check_data(cfg, ['train'])
 
 
-def test_dropped_annotations_are_counted_in_a_warning(coco_copy,
-                                                      monkeypatch):
+def test_dropped_annotations_are_counted_in_a_warning(coco_copy, monkeypatch):
 
     def degrade(coco):
         anns = coco['annotations']
@@ -107,8 +106,8 @@ def test_large_files_get_the_content_checks_too(coco_copy, monkeypatch):
     # MB) is parsed and checked like a small one.
     assert not hasattr(data_checks, '_FULL_CHECK_BYTES')
     monkeypatch.setattr(os.path, 'getsize', lambda p: 500 << 20)
-    edit_train_annotations(
-        coco_copy, lambda c: c['categories'][0].update(name='disc'))
+    edit_train_annotations(coco_copy,
+                           lambda c: c['categories'][0].update(name='disc'))
     with pytest.raises(DataError, match="has no category named"):
         check_data(det_config(coco_copy), ['train'])
 

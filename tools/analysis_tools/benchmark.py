@@ -54,12 +54,18 @@ from fasternet_mm.errors import run_tool
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
-FORMATS = {'nchw': torch.contiguous_format,
-           'channels_last': torch.channels_last}
-DET_CONFIGS = ['configs/mask_rcnn_fasternet_s.py',
-               'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-SEG_CONFIGS = ['configs/upernet_fasternet_s_ade20k.py',
-               'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py']
+FORMATS = {
+    'nchw': torch.contiguous_format,
+    'channels_last': torch.channels_last
+}
+DET_CONFIGS = [
+    'configs/mask_rcnn_fasternet_s.py',
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+]
+SEG_CONFIGS = [
+    'configs/upernet_fasternet_s_ade20k.py',
+    'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py'
+]
 # Stages timed inside whole-model inference (those the model has).
 STAGES = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
           'roi_head.bbox_head', 'roi_head.mask_roi_extractor',
@@ -102,8 +108,8 @@ def model_batch(scope: str, shape, device) -> dict:
     gen = torch.Generator().manual_seed(0)
     img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=gen)
     meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.))
-    return dict(inputs=[img.to(device)],
-                data_samples=[DataSample(metainfo=meta)])
+    return dict(
+        inputs=[img.to(device)], data_samples=[DataSample(metainfo=meta)])
 
 
 def gflops(model: nn.Module, x: torch.Tensor) -> float:
@@ -157,8 +163,11 @@ class StageTimer:
 class Case:
     """One timed configuration: a callable and what it measures."""
 
-    def __init__(self, fn: Callable, batch: int,
-                 stages: Optional[StageTimer] = None, **info):
+    def __init__(self,
+                 fn: Callable,
+                 batch: int,
+                 stages: Optional[StageTimer] = None,
+                 **info):
         self.fn, self.batch, self.stages, self.info = fn, batch, stages, info
         self.times: List[float] = []
 
@@ -184,8 +193,10 @@ class Case:
             throughput=round(self.batch * 1e3 / latency, 3),
             iters=len(self.times))
         if self.stages is not None:
-            stages = {name.split('.')[-1]: statistics.median(t) * 1e3
-                      for name, t in self.stages.times.items()}
+            stages = {
+                name.split('.')[-1]: statistics.median(t) * 1e3
+                for name, t in self.stages.times.items()
+            }
             stages['rest'] = latency - sum(stages.values())
             result['stages_ms'] = {k: round(v, 1) for k, v in stages.items()}
         return result
@@ -193,8 +204,7 @@ class Case:
 
 def precision_label(device: torch.device) -> str:
     dtype, _ = choose_precision(device, 'auto')
-    return {None: 'fp32', torch.bfloat16: 'bf16',
-            torch.float16: 'fp16'}[dtype]
+    return {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[dtype]
 
 
 def backbone_cases(args, device) -> List[Case]:
@@ -204,17 +214,25 @@ def backbone_cases(args, device) -> List[Case]:
         x = torch.randn(args.batch, 3, *args.shape, device=device)
         flops = gflops(base, x[:1])
         params = parameter_count(base)[''] / 1e6
-        info = dict(kind='backbone', model=name, shape=list(args.shape),
-                    gflops=round(flops, 3), params_m=round(params, 3))
+        info = dict(
+            kind='backbone',
+            model=name,
+            shape=list(args.shape),
+            gflops=round(flops, 3),
+            params_m=round(params, 3))
         deployed = copy.deepcopy(base)
         fold_norms(deployed)
         for mode in args.modes:
             if mode == 'fast':
                 model = optimize_for_inference(copy.deepcopy(base))
-                cases.append(Case(
-                    lambda m=model: m(x), args.batch, mode=mode,
-                    dtype=precision_label(device),
-                    memory_format='channels_last', **info))
+                cases.append(
+                    Case(
+                        lambda m=model: m(x),
+                        args.batch,
+                        mode=mode,
+                        dtype=precision_label(device),
+                        memory_format='channels_last',
+                        **info))
                 continue
             for dtype in args.dtypes:
                 for fmt in args.formats:
@@ -223,20 +241,26 @@ def backbone_cases(args, device) -> List[Case]:
                         device, DTYPES[dtype], memory_format=FORMATS[fmt])
                     if mode == 'compile':
                         model = torch.compile(model)
-                    inp = x.to(DTYPES[dtype]).contiguous(
-                        memory_format=FORMATS[fmt])
-                    cases.append(Case(
-                        lambda m=model, i=inp: m(i), args.batch, mode=mode,
-                        dtype=dtype, memory_format=fmt, **info))
+                    inp = x.to(
+                        DTYPES[dtype]).contiguous(memory_format=FORMATS[fmt])
+                    cases.append(
+                        Case(
+                            lambda m=model, i=inp: m(i),
+                            args.batch,
+                            mode=mode,
+                            dtype=dtype,
+                            memory_format=fmt,
+                            **info))
     return cases
 
 
 def model_cases(args, device, sync) -> List[Case]:
     """Whole detectors and segmentors, ``eager`` / ``deploy`` / ``fast``."""
     cases = []
-    for kind, configs, shape in (
-            ('detector', args.det_configs, args.det_shape),
-            ('segmentor', args.seg_configs, args.seg_shape)):
+    for kind, configs, shape in (('detector', args.det_configs,
+                                  args.det_shape),
+                                 ('segmentor', args.seg_configs,
+                                  args.seg_shape)):
         for config in configs:
             base = build_model(config, args.det_score_thr).to(device)
             data = model_batch(base.cfg.default_scope, shape, device)
@@ -250,11 +274,17 @@ def model_cases(args, device, sync) -> List[Case]:
                     if mode == 'fast':
                         dtype = precision_label(device)
                 name = osp.splitext(osp.basename(config.split('::')[-1]))[0]
-                cases.append(Case(
-                    lambda m=model, d=data: m.test_step(d), 1,
-                    StageTimer(model, sync), kind=kind, model=name,
-                    mode=mode, dtype=dtype, memory_format=fmt,
-                    shape=list(shape)))
+                cases.append(
+                    Case(
+                        lambda m=model, d=data: m.test_step(d),
+                        1,
+                        StageTimer(model, sync),
+                        kind=kind,
+                        model=name,
+                        mode=mode,
+                        dtype=dtype,
+                        memory_format=fmt,
+                        shape=list(shape)))
     return cases
 
 
@@ -262,13 +292,19 @@ def environment(device: torch.device) -> dict:
     cpu = platform.processor()
     if osp.exists('/proc/cpuinfo'):
         with open('/proc/cpuinfo') as f:
-            names = [ln.split(':', 1)[1].strip() for ln in f
-                     if ln.startswith('model name')]
+            names = [
+                ln.split(':', 1)[1].strip() for ln in f
+                if ln.startswith('model name')
+            ]
         cpu = names[0] if names else cpu
     env = dict(
-        device=str(device), cpu=cpu, cpu_count=os.cpu_count(),
-        cpu_bf16=cpu_bf16_feature(), torch=torch.__version__,
-        threads=torch.get_num_threads(), python=platform.python_version())
+        device=str(device),
+        cpu=cpu,
+        cpu_count=os.cpu_count(),
+        cpu_bf16=cpu_bf16_feature(),
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        python=platform.python_version())
     if device.type == 'cuda':
         env['gpu'] = torch.cuda.get_device_name(device)
     return env
@@ -284,20 +320,24 @@ def print_table(results: List[dict], baseline: str) -> None:
     the ``baseline`` backbone (models: the ResNet one of the same kind)
     measured the same way."""
     by_key = {_key(r): r['latency_ms'] for r in results}
-    bases = {r['kind']: r['model'] for r in results
-             if r['model'] == baseline or (r['kind'] != 'backbone'
-                                           and family(r['model']) == 'ResNet')}
+    bases = {
+        r['kind']: r['model']
+        for r in results if r['model'] == baseline or (
+            r['kind'] != 'backbone' and family(r['model']) == 'ResNet')
+    }
     head = (f'{"kind":<10}{"model":<40}{"mode":<8}{"dtype":<6}{"format":<14}'
             f'{"input":>10}{"ms":>10}{"GFLOPs":>8}{"vs eager":>9}'
             f'{"vs " + baseline[:6]:>10}')
     print(head)
     print('-' * len(head))
     for r in results:
-        eager = by_key.get(_key(r, mode='eager', dtype='fp32',
-                                memory_format='nchw'))
+        eager = by_key.get(
+            _key(r, mode='eager', dtype='fp32', memory_format='nchw'))
         base = by_key.get(_key(r, model=bases.get(r['kind'])))
-        ratio = [f'{ref / r["latency_ms"]:.2f}x' if ref else '-'
-                 for ref in (eager, base)]
+        ratio = [
+            f'{ref / r["latency_ms"]:.2f}x' if ref else '-'
+            for ref in (eager, base)
+        ]
         print(f'{r["kind"]:<10}{r["model"][:39]:<40}{r["mode"]:<8}'
               f'{r["dtype"]:<6}{r["memory_format"]:<14}'
               f'{"x".join(map(str, r["shape"])):>10}{r["latency_ms"]:>10.1f}'
@@ -307,8 +347,8 @@ def print_table(results: List[dict], baseline: str) -> None:
         print('\nwhere the time goes (ms, median per stage; rest: pre- and '
               'post-processing such as box decoding, NMS, mask pasting)')
         for r in staged:
-            parts = ', '.join(f'{k} {v:.0f}' for k, v in
-                              r['stages_ms'].items())
+            parts = ', '.join(f'{k} {v:.0f}'
+                              for k, v in r['stages_ms'].items())
             print(f'{r["model"][:39]:<40}{r["mode"]:<8}{parts}')
 
 
@@ -330,23 +370,28 @@ def plot(results: List[dict], env: dict, out: str) -> None:
         colour = colours.setdefault(setting, f'C{len(colours)}')
         rows.sort(key=lambda r: r['gflops'])
         ax.plot([r['gflops'] for r in rows], [r['throughput'] for r in rows],
-                'o-' if fam == 'FasterNet' else 's--', color=colour,
+                'o-' if fam == 'FasterNet' else 's--',
+                color=colour,
                 label=f'{fam} {setting}')
         for r in rows:  # name each model once, under its lowest point
             if r['model'] not in labelled:
                 labelled.add(r['model'])
-                low = min(q['throughput'] for q in results
-                          if q['kind'] == 'backbone'
-                          and q['model'] == r['model'])
-                ax.annotate(r['model'], (r['gflops'], low),
-                            textcoords='offset points', xytext=(0, -12),
-                            ha='center', fontsize=8)
-    shape = next((r['shape'] for r in results if r['kind'] == 'backbone'),
-                 [])
+                low = min(
+                    q['throughput'] for q in results
+                    if q['kind'] == 'backbone' and q['model'] == r['model'])
+                ax.annotate(
+                    r['model'], (r['gflops'], low),
+                    textcoords='offset points',
+                    xytext=(0, -12),
+                    ha='center',
+                    fontsize=8)
+    shape = next((r['shape'] for r in results if r['kind'] == 'backbone'), [])
     ax.set_xlabel(f'GFLOPs at {"x".join(map(str, shape))} (unfused)')
     ax.set_ylabel('images / s')
-    ax.set_title(f'{env.get("gpu", env["cpu"])}, torch {env["torch"]}, '
-                 f'{env["threads"]} threads, batch 1', fontsize=9)
+    ax.set_title(
+        f'{env.get("gpu", env["cpu"])}, torch {env["torch"]}, '
+        f'{env["threads"]} threads, batch 1',
+        fontsize=9)
     ax.grid(True, alpha=.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -358,13 +403,20 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Interleaved inference benchmark of FasterNet vs ResNet')
     parser.add_argument(
-        '--backbones', nargs='*', default=['t0', 't1', 't2', 's', 'resnet50'],
+        '--backbones',
+        nargs='*',
+        default=['t0', 't1', 't2', 's', 'resnet50'],
         help=f'of {list(FasterNet.arch_settings) + list(RESNETS)}')
     parser.add_argument(
-        '--modes', nargs='+', default=['eager', 'deploy', 'fast'],
+        '--modes',
+        nargs='+',
+        default=['eager', 'deploy', 'fast'],
         choices=['eager', 'deploy', 'compile', 'fast'])
     parser.add_argument(
-        '--dtypes', nargs='+', default=['fp32'], choices=list(DTYPES),
+        '--dtypes',
+        nargs='+',
+        default=['fp32'],
+        choices=list(DTYPES),
         help='fp16 runs on CUDA only (skipped on CPU)')
     parser.add_argument(
         '--formats', nargs='+', default=['nchw'], choices=list(FORMATS))
@@ -372,40 +424,66 @@ def parse_args(argv=None):
         '--shape', type=int, nargs=2, default=[800, 1216], metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument(
-        '--baseline', default='resnet50',
+        '--baseline',
+        default='resnet50',
         help='backbone the other rows are compared with, in the same mode')
     parser.add_argument(
-        '--det-configs', nargs='*', default=DET_CONFIGS,
+        '--det-configs',
+        nargs='*',
+        default=DET_CONFIGS,
         help='detector configs for whole-model latency (mmdet:: allowed); '
         'none to skip')
     parser.add_argument(
-        '--seg-configs', nargs='*', default=SEG_CONFIGS,
+        '--seg-configs',
+        nargs='*',
+        default=SEG_CONFIGS,
         help='segmentor configs for whole-model latency (mmseg:: allowed); '
         'none to skip')
     parser.add_argument(
-        '--model-modes', nargs='+', default=['eager', 'deploy', 'fast'],
+        '--model-modes',
+        nargs='+',
+        default=['eager', 'deploy', 'fast'],
         choices=['eager', 'deploy', 'fast'],
         help='for detectors and segmentors; deploy and fast are '
         "optimize_for_inference(precision='fp32' / 'auto')")
     parser.add_argument(
-        '--det-shape', type=int, nargs=2, default=[800, 1216],
+        '--det-shape',
+        type=int,
+        nargs=2,
+        default=[800, 1216],
         metavar=('H', 'W'))
     parser.add_argument(
-        '--seg-shape', type=int, nargs=2, default=[512, 512],
+        '--seg-shape',
+        type=int,
+        nargs=2,
+        default=[512, 512],
         metavar=('H', 'W'))
     parser.add_argument(
-        '--det-score-thr', type=float, default=0.,
+        '--det-score-thr',
+        type=float,
+        default=0.,
         help='RCNN score threshold (0: every model keeps max_per_img boxes)')
-    parser.add_argument('--iters', type=int, default=5,
-                        help='timed iterations per case and round')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed iterations per case before round 1')
-    parser.add_argument('--rounds', type=int, default=3,
-                        help='interleaved rounds over all cases')
-    parser.add_argument('--device', default='cuda' if
-                        torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--threads', type=int,
-                        help='torch CPU threads (default: torch\'s own)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=5,
+        help='timed iterations per case and round')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=2,
+        help='untimed iterations per case before round 1')
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=3,
+        help='interleaved rounds over all cases')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='torch CPU threads (default: torch\'s own)')
     parser.add_argument('--out', default='work_dirs/benchmark.json')
     parser.add_argument('--plot', help='PNG of throughput vs FLOPs')
     return parser.parse_args(argv)
@@ -436,8 +514,10 @@ def main(argv=None):
           f'{args.iters} iterations')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
-        json.dump(dict(environment=env, settings=vars(args),
-                       results=results), f, indent=2)
+        json.dump(
+            dict(environment=env, settings=vars(args), results=results),
+            f,
+            indent=2)
     print(f'wrote {args.out}')
     if args.plot:
         plot(results, env, args.plot)

@@ -41,7 +41,9 @@ class FasterNetClassifier(nn.Module):
     global average pool -> Conv1x1(8C -> 1280) -> act -> Linear(1280 -> 1000).
     """
 
-    def __init__(self, arch: str, num_classes: int = 1000,
+    def __init__(self,
+                 arch: str,
+                 num_classes: int = 1000,
                  head_dim: int = 1280):
         super().__init__()
         self.backbone = FasterNet(arch, out_indices=(3, ))
@@ -67,7 +69,9 @@ def dummy_batch(model: nn.Module, scope: str, shape: Sequence[int]) -> dict:
         from mmdet.structures import DetDataSample as DataSample
     h, w = shape
     meta = dict(
-        img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+        img_shape=(h, w),
+        ori_shape=(h, w),
+        pad_shape=(h, w),
         scale_factor=(1., 1.))
     data = dict(
         inputs=[torch.zeros(3, h, w, dtype=torch.uint8)],
@@ -140,18 +144,25 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Params and FLOPs of FasterNet presets or configs')
     parser.add_argument(
-        'models', nargs='+',
+        'models',
+        nargs='+',
         help=f'FasterNet presets {list(PRESETS)} and/or config files')
     parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'),
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
         help='input height and width (default: 224 224 for presets, '
         '800 1280 for configs)')
     parser.add_argument(
-        '--with-cls-head', action='store_true',
+        '--with-cls-head',
+        action='store_true',
         help="count a preset as the paper's classification model "
         '(trunk + 1280-d head, no output norms), as in its FLOPs table')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, as in tools/train.py')
     return parser.parse_args(argv)
 

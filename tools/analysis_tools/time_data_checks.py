@@ -20,8 +20,8 @@ import resource
 import time
 
 import fasternet_mm  # noqa: F401
-from fasternet_mm.utils import check_data, load_config
 from fasternet_mm.errors import run_tool
+from fasternet_mm.utils import check_data, load_config
 
 CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -60,14 +60,18 @@ def make_annotations(root: str, seed: int = 0) -> str:
             w, h = rng.uniform(2, 140), rng.uniform(2, 130)
             # COCO's polygons average about 24 points (48 coordinates).
             poly = [
-                round(rng.uniform(x, x + w) if j % 2 == 0 else rng.uniform(
-                    y, y + h), 2) for j in range(48)
+                round(
+                    rng.uniform(x, x + w) if j %
+                    2 == 0 else rng.uniform(y, y + h), 2) for j in range(48)
             ]
             ann = dict(
                 id=i,
                 image_id=rng.randint(1, NUM_IMAGES),
                 category_id=rng.randint(1, len(classes)),
-                bbox=[round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+                bbox=[round(x, 2),
+                      round(y, 2),
+                      round(w, 2),
+                      round(h, 2)],
                 area=round(w * h * 0.6, 2),
                 iscrowd=0,
                 segmentation=[poly])

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import ConfigValueError, run_tool
 from fasternet_mm.utils import load_config
@@ -102,25 +103,35 @@ def parse_args(argv=None):
         'init)')
     parser.add_argument('--out', default='fasternet.onnx', help='ONNX file')
     parser.add_argument(
-        '--shape', type=int, nargs=2, default=[224, 224], metavar=('H', 'W'),
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[224, 224],
+        metavar=('H', 'W'),
         help='input size to trace at (H and W stay dynamic)')
     parser.add_argument(
-        '--verify-shape', type=int, nargs=2, default=[256, 320],
-        metavar=('H', 'W'), help='input size to compare onnxruntime at')
+        '--verify-shape',
+        type=int,
+        nargs=2,
+        default=[256, 320],
+        metavar=('H', 'W'),
+        help='input size to compare onnxruntime at')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument(
-        '--no-deploy', action='store_true',
+        '--no-deploy',
+        action='store_true',
         help='export the training form (BatchNorm kept) instead of deploy')
     parser.add_argument(
-        '--atol', type=float, default=1e-4,
+        '--atol',
+        type=float,
+        default=1e-4,
         help='largest absolute difference that passes verification')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    backbone = build_backbone(args.model, args.checkpoint,
-                              not args.no_deploy)
+    backbone = build_backbone(args.model, args.checkpoint, not args.no_deploy)
     export(backbone, args.out, args.shape, args.opset)
     print(f'exported {args.out} (traced at {args.shape[0]}x{args.shape[1]})')
     diff = verify(backbone, args.out, args.verify_shape)

@@ -11,9 +11,9 @@ seeds give equal files; an existing set is kept unless ``--overwrite``.
 import argparse
 import time
 
-from fasternet_mm.errors import run_tool
 from fasternet_mm.demo import (ade20k_demo_exists, coco_demo_exists,
-                                   make_ade20k_demo, make_coco_demo)
+                               make_ade20k_demo, make_coco_demo)
+from fasternet_mm.errors import run_tool
 
 # Per layout: generator, existence check and the demo configs' defaults.
 LAYOUTS = {

@@ -48,8 +48,7 @@ class CheckpointFitHook(Hook):
                     f'weights use load_from={source!r} (without --resume)')
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        self.check_fit(model, checkpoint.get('state_dict', checkpoint),
-                       source)
+        self.check_fit(model, checkpoint.get('state_dict', checkpoint), source)
 
     def check_fit(self, model, state_dict: dict, source: str) -> None:
         state = {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}

@@ -90,8 +90,8 @@ class DataLoadCheckHook(Hook):
 
     @staticmethod
     def _wrap(dataset, num_classes, ignore_index) -> bool:
-        transforms = getattr(getattr(dataset, 'pipeline', None),
-                             'transforms', None)
+        transforms = getattr(
+            getattr(dataset, 'pipeline', None), 'transforms', None)
         if transforms is None:
             return False
         wrapped = False

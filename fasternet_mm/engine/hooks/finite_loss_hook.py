@@ -56,9 +56,9 @@ class FiniteLossHook(Hook):
             ranks_bad = int(bool(bad))
         if not ranks_bad:
             return
-        where = (f'epoch {runner.epoch + 1}, ' if
-                 runner.train_loop.__class__.__name__.startswith('Epoch') else
-                 '')
+        where = (f'epoch {runner.epoch + 1}, '
+                 if runner.train_loop.__class__.__name__.startswith('Epoch')
+                 else '')
         last = runner.message_hub.get_info('last_ckpt')
         detail = ', '.join(f'{k}={v}' for k, v in bad.items()) if bad else \
             'on another rank'
@@ -70,9 +70,9 @@ class FiniteLossHook(Hook):
             'rank(s)); training stopped before saving NaN weights. '
             'Typical causes: a learning rate too high for the batch size '
             '(see --auto-scale-lr), drop_path_rate or other regularisation '
-            'out of range, broken annotations (empty or degenerate boxes). '
-            + (f'The last checkpoint, {last}, was saved before this '
-               'iteration.' if last else 'No checkpoint was saved.'))
+            'out of range, broken annotations (empty or degenerate boxes). ' +
+            (f'The last checkpoint, {last}, was saved before this '
+             'iteration.' if last else 'No checkpoint was saved.'))
 
     @staticmethod
     def _amp(runner) -> bool:

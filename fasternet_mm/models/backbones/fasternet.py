@@ -304,8 +304,8 @@ class FasterNet(BaseModule):
 
     def _unexpected_kwargs_message(self, kwargs: Dict) -> str:
         params = inspect.signature(FasterNet.__init__).parameters.values()
-        valid = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD
-                 ][1:]  # without self
+        valid = [p.name for p in params
+                 if p.kind is p.POSITIONAL_OR_KEYWORD][1:]  # without self
         msg = (f'FasterNet got unexpected argument(s) {sorted(kwargs)}; valid '
                f'arguments are {valid}.')
         resnet_keys = {

@@ -30,7 +30,10 @@ class InjectNaNHook(Hook):
             with torch.no_grad():
                 next(model.backbone.parameters()).fill_(float('nan'))
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if self.what == 'loss' and self._now(runner):
             outputs['loss'] = torch.tensor(float('nan'))

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
 
 from fasternet_mm.errors import CheckpointError
 
@@ -159,8 +159,8 @@ def test_missing_resume_file_names_the_resume_file(tmp_path, tiny_coco):
 def test_mmdetection_own_train_tool_gets_the_hook_from_the_config(
         config, tmp_path, tiny_coco):
     import mmdet
-    mmdet_train = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
-                           'train.py')
+    mmdet_train = osp.join(
+        osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     if not osp.isfile(mmdet_train):
         pytest.skip('mmdet is installed without its tools')
     work_dir = tmp_path / 'work'

@@ -2,9 +2,9 @@
 labels out of range) stops the run with 'error: ...' naming the file, from
 DataLoader workers too, instead of a traceback mid-epoch or a wrong mIoU."""
 import json
-import re
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
 from PIL import Image
 
 from fasternet_mm.errors import DataError
@@ -36,8 +36,7 @@ def last_line(proc):
     return proc.stderr.strip().splitlines()[-1]
 
 
-def test_corrupt_image_in_a_worker_is_an_error_naming_it(tiny_coco,
-                                                         tmp_path):
+def test_corrupt_image_in_a_worker_is_an_error_naming_it(tiny_coco, tmp_path):
     root = tmp_path / 'coco'
     shutil.copytree(tiny_coco, root)
     coco = json.loads(
@@ -91,8 +90,7 @@ def test_label_out_of_range_stops_training_naming_the_map(
                      f'train_dataloader.dataset.data_root={root}',
                      f'val_dataloader.dataset.data_root={root}',
                      'train_dataloader.num_workers=1',
-                     'train_dataloader.batch_size=2',
-                     'train_cfg.max_iters=2')
+                     'train_dataloader.batch_size=2', 'train_cfg.max_iters=2')
     assert proc.returncode == 1
     assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
     assert last_line(proc).startswith(f'error: {label_message(bad_train)}')

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
 
 from fasternet_mm.errors import ConfigValueError
 
@@ -39,7 +39,11 @@ def run(cmd, extra_env=None):
         OMP_NUM_THREADS='1',
         **(extra_env or {}))
     return subprocess.run(
-        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        cmd,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=600)
 
 
@@ -51,9 +55,7 @@ def write_config(tmp_path, base, what, ranks=(0, )):
 
 
 def det_options(root, batch_size=2):
-    return [
-        o for o in coco_options(root, batch_size) if o.startswith('train')
-    ]
+    return [o for o in coco_options(root, batch_size) if o.startswith('train')]
 
 
 def check_stopped_before_saving(proc, work_dir, ranks=1):
@@ -69,8 +71,8 @@ def check_stopped_before_saving(proc, work_dir, ranks=1):
     if ranks == 1:
         assert 'Traceback' not in proc.stderr
     # iteration 1's checkpoint is the last and is finite
-    assert [osp.basename(p) for p in glob.glob(str(work_dir / '*.pth'))
-            ] == ['iter_1.pth']
+    assert [osp.basename(p)
+            for p in glob.glob(str(work_dir / '*.pth'))] == ['iter_1.pth']
     state = torch.load(work_dir / 'iter_1.pth', weights_only=False)
     assert all(v.isfinite().all() for v in state['state_dict'].values()
                if v.is_floating_point())
@@ -135,8 +137,7 @@ def test_drop_path_rate_out_of_range_is_a_config_error(tiny_coco, tmp_path):
         train_tool.main([
             DET_DEMO_CONFIG, '--work-dir',
             str(tmp_path), '--cfg-options',
-            'model.backbone.drop_path_rate=2.0',
-            *coco_options(tiny_coco)
+            'model.backbone.drop_path_rate=2.0', *coco_options(tiny_coco)
         ])
 
 

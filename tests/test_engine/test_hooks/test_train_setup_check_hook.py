@@ -5,7 +5,7 @@ import fcntl
 import os
 
 import pytest
-from conftest import DET_DEMO_CONFIG, coco_options, load_tool, run_tool
+from helpers import DET_DEMO_CONFIG, coco_options, load_tool, run_tool
 
 from fasternet_mm.errors import ConfigValueError, UserInputError
 
@@ -61,10 +61,10 @@ def test_earlier_run_checkpoints_warn_when_not_resuming(tmp_path, tiny_coco):
     work_dir.mkdir()
     (work_dir / 'epoch_1.pth').write_bytes(b'old')
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
-    out = run_tool('train.py', DET_DEMO_CONFIG, '--work-dir', str(work_dir),
-                   '--cfg-options', *coco_options(tiny_coco),
-                   'train_cfg.max_epochs=1', 'val_cfg=None',
-                   'val_dataloader=None', 'val_evaluator=None')
+    out = run_tool('train.py', DET_DEMO_CONFIG,
+                   '--work-dir', str(work_dir), '--cfg-options',
+                   *coco_options(tiny_coco), 'train_cfg.max_epochs=1',
+                   'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None')
     assert (f'the work dir {work_dir} holds 1 checkpoint(s) of an earlier '
             'run (epoch_1.pth); this run does not resume') in out
     assert 'add --resume' in out
