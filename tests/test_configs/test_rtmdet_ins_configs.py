@@ -89,8 +89,14 @@ def test_rtmdet_recipe_is_kept(arch):
     assert cfg.train_dataloader.batch_size == 32
     steps = [t.type for t in cfg.train_dataloader.dataset.pipeline]
     assert 'CachedMosaic' in steps and 'CachedMixUp' in steps
-    assert plain(cfg.custom_hooks) == plain(base.custom_hooks)
-    ema, switch = cfg.custom_hooks
+    # The base's hooks come first and unchanged, then the project's.
+    n = len(base.custom_hooks)
+    assert plain(cfg.custom_hooks[:n]) == plain(base.custom_hooks)
+    assert [h.type for h in cfg.custom_hooks[n:]] == [
+        'CheckpointFitHook', 'FiniteLossHook', 'TrainSetupCheckHook',
+        'DataLoadCheckHook'
+    ]
+    ema, switch = cfg.custom_hooks[:n]
     assert ema.type == 'EMAHook'
     assert (switch.type, switch.switch_epoch) == ('PipelineSwitchHook', 280)
     assert cfg.val_evaluator.metric == ['bbox', 'segm']
@@ -206,8 +212,12 @@ def test_demo_config_trains_t1_from_scratch_on_the_demo_set():
     # the recipe's two stages and EMA, at 160x160
     steps = [t.type for t in dataset.pipeline]
     assert 'CachedMosaic' in steps and 'CachedMixUp' in steps
-    ema, switch = cfg.custom_hooks
-    assert ema.type == 'EMAHook'
+    hooks = {h.type: h for h in cfg.custom_hooks}
+    assert list(hooks) == [
+        'EMAHook', 'CheckpointFitHook', 'FiniteLossHook',
+        'TrainSetupCheckHook', 'DataLoadCheckHook', 'PipelineSwitchHook'
+    ]
+    switch = hooks['PipelineSwitchHook']
     assert switch.switch_epoch < cfg.train_cfg.max_epochs
     assert 'CachedMosaic' not in [t.type for t in switch.switch_pipeline]
     assert cfg.model.data_preprocessor == load('t1').model.data_preprocessor
