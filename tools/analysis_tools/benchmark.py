@@ -25,9 +25,9 @@ post-processing: box decoding, NMS, mask pasting, resizing).
 Example (the numbers of docs/benchmarks.md)::
 
     python tools/analysis_tools/benchmark.py \\
-        --backbones t0 t1 t2 s resnet18 resnet50 \\
+        --backbones t0 t2 s resnet18 resnet50 \\
         --modes eager deploy fast --formats nchw channels_last \\
-        --shape 800 1216 --iters 2 --warmup 1 --rounds 3 \\
+        --shape 800 1216 --iters 1 --warmup 1 --rounds 5 \\
         --det-shape 800 1216 --seg-shape 512 512 \\
         --out work_dirs/benchmark_cpu.json --plot docs/benchmark_cpu.png
 """
