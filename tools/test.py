@@ -80,6 +80,17 @@ def enable_visualization(cfg, args):
             cfg.visualizer['save_dir'] = args.show_dir
 
 
+def predicts_masks(model_cfg) -> bool:
+    """Whether a detector config predicts instance masks."""
+    if isinstance(model_cfg, dict):
+        kind = str(model_cfg.get('type', ''))
+        return 'mask_head' in model_cfg or 'Mask' in kind or 'Ins' in kind \
+            or any(predicts_masks(v) for v in model_cfg.values())
+    if isinstance(model_cfg, (list, tuple)):
+        return any(predicts_masks(v) for v in model_cfg)
+    return False
+
+
 def enable_tta(cfg):
     if cfg.default_scope == 'mmseg':
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
@@ -87,6 +98,12 @@ def enable_tta(cfg):
                 '--tta needs tta_model and tta_pipeline in the config '
                 '(MMSegmentation datasets/*.py bases define them)')
     else:
+        if predicts_masks(cfg.model):
+            raise UserInputError(
+                "--tta: MMDetection's DetTTAModel merges boxes only (TTA of "
+                'instance segmentation is not supported upstream); test this '
+                'config without --tta, or use --tta with a box detector such '
+                'as configs/retinanet_fasternet_s.py')
         cfg.setdefault(
             'tta_model',
             dict(

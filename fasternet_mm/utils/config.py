@@ -67,9 +67,12 @@ def check_input_padding(cfg: Config) -> None:
 
     Only configs with a FasterNet backbone are checked.
     """
-    if not uses_fasternet(cfg.model):
+    model = cfg.model
+    while 'module' in model:  # test-time augmentation wraps the model
+        model = model['module']
+    if not uses_fasternet(model):
         return
-    preprocessor = cfg.model.get('data_preprocessor') or {}
+    preprocessor = model.get('data_preprocessor') or {}
     if cfg.default_scope == 'mmdet':
         divisor = preprocessor.get('pad_size_divisor', 1)
         if divisor % 32:

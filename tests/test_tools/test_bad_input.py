@@ -207,3 +207,14 @@ def test_scripts_print_the_error_without_traceback(tmp_path, tool,
         f"{split}_dataloader.dataset.data_root); see the README section "
         "'Datasets' for the expected layout, or run 'make demo' / "
         "'make demo-seg' for the embedded demo sets")
+
+
+def test_tta_of_an_instance_segmentation_model_is_refused(
+        tiny_coco, tmp_path, foreign_checkpoint):
+    with pytest.raises(
+            UserInputError,
+            match=r"--tta: MMDetection's DetTTAModel merges boxes only"):
+        test_tool.main([
+            DET_DEMO_CONFIG, foreign_checkpoint, '--tta', '--work-dir',
+            str(tmp_path), '--cfg-options', *coco_options(tiny_coco)
+        ])

@@ -146,3 +146,16 @@ def test_fast_mode_under_dist_test_matches_one_process(trained, tmp_path):
     assert 'optimized for inference: ' in log, log[-3000:]  # rank 0 logs
     assert last_metrics(dist)['mIoU'] == pytest.approx(
         last_metrics(single)['mIoU'], abs=0.01)
+
+
+def test_test_tool_tta_with_fast_mode(trained, tmp_path):
+    """--tta wraps the model (SegTTAModel): the checkpoint still loads into
+    the wrapped model and --fast acts through the wrapper."""
+    root, train_dir = trained
+    work_dir = str(tmp_path / 'tta')
+    log = run_tool('test.py', DEMO_CONFIG,
+                   osp.join(train_dir, f'iter_{ITERS}.pth'), '--work-dir',
+                   work_dir, '--tta', '--fast', '--cfg-options',
+                   *data_options(root))
+    assert 'optimized for inference' in log
+    check_metrics(last_metrics(work_dir))

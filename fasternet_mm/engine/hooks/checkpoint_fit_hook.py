@@ -2,7 +2,7 @@
 import re
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ...errors import CheckpointError
@@ -46,8 +46,10 @@ class CheckpointFitHook(Hook):
                     f'--resume {source!r}: not a training checkpoint of '
                     f'mmengine (it lacks {missing}); to start from its '
                     f'weights use load_from={source!r} (without --resume)')
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = runner.model
+        # As Runner.load_checkpoint: weights go into the wrapped model.
+        if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
         self.check_fit(model, checkpoint.get('state_dict', checkpoint), source)
 
     def check_fit(self, model, state_dict: dict, source: str) -> None:
