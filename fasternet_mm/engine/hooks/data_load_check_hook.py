@@ -118,6 +118,11 @@ def _restart_workers(loop) -> None:
         workers._shutdown_workers()
     loop.dataloader._iterator = None  # persistent workers are cached here
     loop.dataloader_iterator = type(iterator)(loop.dataloader)
+    # Keep the old iterator alive: collecting it would close its sampler
+    # iterator, and mmengine's InfiniteSampler shares one index generator
+    # between its iterators (``yield from self.indices``), so the new
+    # workers would find it exhausted after their first pass.
+    loop._replaced_dataloader_iterator = iterator
 
 
 def _datasets(dataset):

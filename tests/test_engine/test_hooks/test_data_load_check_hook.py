@@ -116,3 +116,26 @@ def test_label_out_of_range_fails_the_test_tool_instead_of_a_wrong_miou(
             'test_dataloader.num_workers=0',
             'test_dataloader.persistent_workers=False'
         ])
+
+
+def test_restarted_workers_run_past_the_first_epoch(tmp_path):
+    """The hook restarts the iter-based loop's persistent workers; with
+    mmseg's InfiniteSampler training must go on past the first pass over
+    the data (2 images, batch 2: every iteration starts a new pass), and
+    past the batches the new workers fetch ahead (2 workers x 2)."""
+    from fasternet_mm.demo import make_ade20k_demo
+    root = tmp_path / 'ade'
+    make_ade20k_demo(
+        str(root), num_train=2, num_val=1, img_size=64, progress=False)
+    work = tmp_path / 'work'
+    proc = run_train(SEG_DEMO_CONFIG, '--work-dir', str(work),
+                     '--cfg-options',
+                     f'train_dataloader.dataset.data_root={root}',
+                     f'val_dataloader.dataset.data_root={root}',
+                     'train_dataloader.num_workers=2',
+                     'train_dataloader.persistent_workers=True',
+                     'train_dataloader.batch_size=2', 'train_cfg.max_iters=8',
+                     'train_cfg.val_interval=8',
+                     'default_hooks.checkpoint.interval=8')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / 'iter_8.pth').is_file()
