@@ -128,8 +128,7 @@ def test_restarted_workers_run_past_the_first_epoch(tmp_path):
     make_ade20k_demo(
         str(root), num_train=2, num_val=1, img_size=64, progress=False)
     work = tmp_path / 'work'
-    proc = run_train(SEG_DEMO_CONFIG, '--work-dir', str(work),
-                     '--cfg-options',
+    proc = run_train(SEG_DEMO_CONFIG, '--work-dir', str(work), '--cfg-options',
                      f'train_dataloader.dataset.data_root={root}',
                      f'val_dataloader.dataset.data_root={root}',
                      'train_dataloader.num_workers=2',
