@@ -19,7 +19,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, tool_env
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from fasternet_mm import FasterNet, checkpoint
@@ -207,7 +207,7 @@ def run(script, *args, env=None):
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        env=dict(os.environ, PYTHONWARNINGS='ignore', **(env or {})))
+        env=tool_env(**(env or {})))
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -45,20 +45,18 @@ def build_model_from_cfg(config: Union[str, Config],
     from mmengine.registry import init_default_scope
 
     import fasternet_mm  # noqa: F401  (registers FasterNet)
-    if isinstance(config, str):
-        if '::' in config:
-            from mmengine.hub import get_config
-            cfg = get_config(config)
-        elif osp.isfile(config):
-            cfg = Config.fromfile(config)
-        else:
-            raise UserInputError(f'config file {config!r} does not exist')
+    from ..utils.config import SCOPES, load_config  # utils imports engine
+    if isinstance(config, str) and '::' in config:
+        from mmengine.hub import get_config
+        cfg = get_config(config)
+    elif isinstance(config, str):  # errors name a missing or broken file
+        cfg = load_config(config)
     else:
         cfg = config.copy()
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     scope = cfg.get('default_scope')
-    if scope not in ('mmdet', 'mmseg'):
+    if scope not in SCOPES:
         raise UserInputError(
             f'default_scope is {scope!r}; expected an MMDetection or '
             "MMSegmentation config (default_scope 'mmdet' or 'mmseg')")

@@ -2,7 +2,6 @@
 labels out of range) stops the run with 'error: ...' naming the file, from
 DataLoader workers too, instead of a traceback mid-epoch or a wrong mIoU."""
 import json
-import os
 import os.path as osp
 import re
 import shutil
@@ -12,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
+                     tool_env)
 from PIL import Image
 
 from fasternet_mm.errors import DataError
@@ -26,7 +26,7 @@ def run_train(*args):
         [sys.executable,
          osp.join(REPO_ROOT, 'tools', 'train.py'), *args],
         cwd=REPO_ROOT,
-        env=dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONWARNINGS='ignore'),
+        env=tool_env(),
         capture_output=True,
         text=True,
         timeout=600)
