@@ -7,18 +7,11 @@
 # with the FasterNet paper's detection optimiser (its Mask R-CNN: AdamW,
 # lr 2e-4 for S / 1e-4 for M and L, weight decay 1e-4) and drop path
 # (0.15 / 0.2 / 0.3) in place of SGD.
-_base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_ms-3x_coco.py'
-custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
-# NaN loss, one run per work dir, data errors that name the file: also
-# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [
-    dict(type='CheckpointFitHook'),
-    dict(type='FiniteLossHook'),
-    dict(type='TrainSetupCheckHook'),
-    dict(type='DataLoadCheckHook')
+_base_ = [
+    'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_ms-3x_coco.py',
+    './_base_/fasternet_runtime.py'
 ]
+custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

@@ -6,19 +6,10 @@ _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py'
+    'mmdet::_base_/default_runtime.py',
+    './_base_/fasternet_runtime.py',
 ]
-custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
-# NaN loss, one run per work dir, data errors that name the file: also
-# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [
-    dict(type='CheckpointFitHook'),
-    dict(type='FiniteLossHook'),
-    dict(type='TrainSetupCheckHook'),
-    dict(type='DataLoadCheckHook')
-]
+custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

@@ -6,18 +6,12 @@
 # 1333x800, flip 0.5, 16 images per batch) with the FasterNet paper's
 # detection optimiser (its Mask R-CNN: AdamW, lr 2e-4, weight decay 1e-4) in
 # place of SGD, as MMDetection's PVT RetinaNets swap SGD for AdamW.
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
-# NaN loss, one run per work dir, data errors that name the file: also
-# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [
-    dict(type='CheckpointFitHook'),
-    dict(type='FiniteLossHook'),
-    dict(type='TrainSetupCheckHook'),
-    dict(type='DataLoadCheckHook')
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    'mmdet::retinanet/retinanet_tta.py',  # tools/test.py --tta
+    './_base_/fasternet_runtime.py'
 ]
+custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

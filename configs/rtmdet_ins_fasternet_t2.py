@@ -9,19 +9,12 @@
 # (PipelineSwitchHook), an EMA of the weights (EMAHook), SyncBN.
 # What changes for FasterNet: the backbone, the input normalisation (RGB,
 # ImageNet statistics), pad_size_divisor=32 and the lr (1e-3, not 4e-3).
-_base_ = 'mmdet::rtmdet/rtmdet-ins_m_8xb32-300e_coco.py'
-custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
-# NaN loss, one run per work dir, data errors that name the file: also
-# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [
-    *_base_.custom_hooks,  # EMA, pipeline switch
-    dict(type='CheckpointFitHook'),
-    dict(type='FiniteLossHook'),
-    dict(type='TrainSetupCheckHook'),
-    dict(type='DataLoadCheckHook')
+_base_ = [
+    'mmdet::rtmdet/rtmdet-ins_m_8xb32-300e_coco.py',
+    './_base_/fasternet_runtime.py'
 ]
+# The recipe's hooks (EMA, pipeline switch), then fasternet_mm's.
+custom_hooks = [*_base_.custom_hooks, *_base_.fasternet_hooks]
 
 # The official ImageNet-1K weights; mmengine downloads and caches them. A
 # local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH

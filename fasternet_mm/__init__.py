@@ -1,10 +1,12 @@
-"""FasterNet backbones for MMDetection 3.x and MMSegmentation 1.x.
+"""FasterNet for MMDetection 3.x and MMSegmentation 1.x: the model layer.
 
-Importing the package registers FasterNet (``registry.py``) and the
-project's hooks, and routes mmengine's checkpoint loading through the safe
-loader (``checkpoint.py``, the one place that patches anything).
+``import fasternet_mm`` registers the project's models (the FasterNet
+backbone) in mmengine's root ``MODELS`` and in MMDetection's and
+MMSegmentation's, and does nothing else. The run-time (safe checkpoint
+loading, the run hooks, run set-up, fast inference) is the opt-in layer
+:mod:`fasternet_mm.runtime`, which the configs and tools import.
 """
-from . import checkpoint, engine, registry  # noqa: F401
+from . import registry  # noqa: F401
 from .models import FasterNet, convert_fasternet_checkpoint
 from .version import __version__
 

@@ -17,4 +17,4 @@ for _codebase in ('mmdet', 'mmseg'):
         if e.name != _codebase:  # installed but broken: say so
             raise
         continue
-    _registry.MODELS.register_module(module=FasterNet, force=True)
+    _registry.MODELS.register_module(module=FasterNet)

@@ -9,7 +9,7 @@ from mmengine.registry import HOOKS, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_mm import FasterNet
-from fasternet_mm.engine import FastInferenceHook
+from fasternet_mm.runtime.hooks import FastInferenceHook
 
 onnx_tool = load_tool('deployment/pytorch2onnx')
 

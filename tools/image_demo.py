@@ -5,7 +5,7 @@
 
 MMDetection's ``DetInferencer`` behind a small CLI; the class names come from
 the checkpoint (saved by tools/train.py), the colours from the config.
-``--deploy`` / ``--fast`` run :func:`fasternet_mm.apis.optimize_for_inference`
+``--deploy`` / ``--fast`` run ``optimize_for_inference``
 (exact / reduced precision) as ``tools/test.py`` does.
 """
 import argparse
@@ -14,9 +14,8 @@ import os.path as osp
 
 import mmcv
 
-import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.apis import optimize_for_inference
 from fasternet_mm.errors import UserInputError, run_tool
+from fasternet_mm.runtime import optimize_for_inference
 
 
 def parse_args(argv=None):

@@ -4,14 +4,13 @@ Arguments follow MMDetection's ``tools/test.py``; the config's default_scope
 decides between detection and segmentation.
 """
 import argparse
-import copy
 
 from mmengine.config import ConfigDict, DictAction
 
-import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
-                                load_config, set_local_rank)
+from fasternet_mm.runtime import (build_runner, check_data,
+                                  check_input_padding, load_config)
+from fasternet_mm.runtime.setup_env import set_local_rank
 
 
 def parse_args(argv=None):
@@ -92,44 +91,21 @@ def predicts_masks(model_cfg) -> bool:
 
 
 def enable_tta(cfg):
-    if cfg.default_scope == 'mmseg':
-        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise UserInputError(
-                '--tta needs tta_model and tta_pipeline in the config '
-                '(MMSegmentation datasets/*.py bases define them)')
-    else:
-        if predicts_masks(cfg.model):
-            raise UserInputError(
-                "--tta: MMDetection's DetTTAModel merges boxes only (TTA of "
-                'instance segmentation is not supported upstream); test this '
-                'config without --tta, or use --tta with a box detector such '
-                'as configs/retinanet_fasternet_s.py')
-        cfg.setdefault(
-            'tta_model',
-            dict(
-                type='DetTTAModel',
-                tta_cfg=dict(
-                    nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
-        if 'tta_pipeline' not in cfg:
-            dataset = cfg.test_dataloader.dataset
-            while 'dataset' in dataset:
-                dataset = dataset['dataset']
-            pipeline = copy.deepcopy(dataset.pipeline)
-            pipeline[-1] = dict(
-                type='TestTimeAug',
-                transforms=[[
-                    dict(type='RandomFlip', prob=1.),
-                    dict(type='RandomFlip', prob=0.)
-                ],
-                            [
-                                dict(
-                                    type='PackDetInputs',
-                                    meta_keys=('img_id', 'img_path',
-                                               'ori_shape', 'img_shape',
-                                               'scale_factor', 'flip',
-                                               'flip_direction'))
-                            ]])
-            cfg.tta_pipeline = pipeline
+    """Wrap the model in the config's ``tta_model`` and test with its
+    ``tta_pipeline``, as MMDetection's and MMSegmentation's test.py do."""
+    if cfg.default_scope == 'mmdet' and predicts_masks(cfg.model):
+        raise UserInputError(
+            "--tta: MMDetection's DetTTAModel merges boxes only (TTA of "
+            'instance segmentation is not supported upstream); test this '
+            'config without --tta, or use --tta with a box detector such '
+            'as configs/retinanet_fasternet_s.py')
+    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        bases = ("MMSegmentation's datasets/*.py bases" if cfg.default_scope
+                 == 'mmseg' else 'e.g. mmdet::retinanet/retinanet_tta.py, '
+                 'which configs/retinanet_fasternet_s.py inherits')
+        raise UserInputError(
+            f'--tta needs tta_model and tta_pipeline in the config ({bases} '
+            'define them)')
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 

@@ -7,11 +7,11 @@ import os
 
 from mmengine.config import DictAction
 
-import fasternet_mm  # noqa: F401  (registers FasterNet, safe checkpoints)
-from fasternet_mm.engine.hooks.train_setup_check_hook import lock_work_dir
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.utils import (build_runner, check_data, check_input_padding,
-                                enable_amp, load_config, set_local_rank)
+from fasternet_mm.runtime import (build_runner, check_data,
+                                  check_input_padding, load_config)
+from fasternet_mm.runtime.fileio import lock_work_dir
+from fasternet_mm.runtime.setup_env import enable_amp, set_local_rank
 
 
 def parse_args(argv=None):

@@ -7,19 +7,9 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
+    './fasternet_runtime.py',
 ]
-# Registers FasterNet, so MMSegmentation's own tools run these configs too.
-custom_imports = dict(imports=['fasternet_mm'], allow_failed_imports=False)
-# Crash-safe checkpoints, no checkpoint that does not fit, a stop on a
-# NaN loss, one run per work dir, data errors that name the file: also
-# under the OpenMMLab tools (fasternet_mm/engine/hooks; ours add them anyway).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [
-    dict(type='CheckpointFitHook'),
-    dict(type='FiniteLossHook'),
-    dict(type='TrainSetupCheckHook'),
-    dict(type='DataLoadCheckHook')
-]
+custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
 crop_size = (512, 512)
 # Training batches are padded to the crop; test images to a multiple of 32

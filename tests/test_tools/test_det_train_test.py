@@ -16,7 +16,7 @@ import pytest
 import torch
 from helpers import DET_DEMO_CONFIG, coco_options, run_tool
 
-from fasternet_mm.apis import cpu_bf16_feature
+from fasternet_mm.runtime import cpu_bf16_feature
 
 ITERS_PER_EPOCH = 3  # 6 training images, 2 per batch
 METRICS = [

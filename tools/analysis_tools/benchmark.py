@@ -9,7 +9,7 @@ same treatment in a row (ResNet is folded too). Backbone modes:
 * ``deploy``: BatchNorm folded into the convs (``FasterNet.switch_to_deploy``,
   ``mmcv.cnn.fuse_conv_bn`` for the other backbones);
 * ``compile``: ``torch.compile`` of the deploy form (compiled in warm-up);
-* ``fast``: :func:`fasternet_mm.apis.optimize_for_inference` (folded,
+* ``fast``: :func:`fasternet_mm.runtime.optimize_for_inference` (folded,
   channels_last, reduced precision where the hardware has it; its own
   dtype and format, whatever ``--dtypes`` / ``--formats`` say).
 
@@ -47,10 +47,10 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer, parameter_count
 
 from fasternet_mm import FasterNet
-from fasternet_mm.apis import (build_model_from_cfg, choose_precision,
-                               optimize_for_inference)
-from fasternet_mm.apis.inference import cpu_bf16_feature, fold_norms
 from fasternet_mm.errors import run_tool
+from fasternet_mm.runtime import (build_model_from_cfg, choose_precision,
+                                  optimize_for_inference)
+from fasternet_mm.runtime.inference import cpu_bf16_feature, fold_norms
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}

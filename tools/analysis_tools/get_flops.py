@@ -28,8 +28,8 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import DictAction
 
 from fasternet_mm import FasterNet
-from fasternet_mm.apis import build_model_from_cfg
 from fasternet_mm.errors import run_tool
+from fasternet_mm.runtime import build_model_from_cfg
 
 PRESETS = tuple(FasterNet.arch_settings)
 

@@ -1,4 +1,4 @@
-"""Time the pre-training data checks (fasternet_mm.utils.check_data) on a
+"""Time the pre-training data checks (fasternet_mm.runtime.check_data) on a
 COCO-sized annotation file.
 
 Writes, unless it is there, a synthetic COCO ``instances_train2017.json``
@@ -19,9 +19,8 @@ import random
 import resource
 import time
 
-import fasternet_mm  # noqa: F401
 from fasternet_mm.errors import run_tool
-from fasternet_mm.utils import check_data, load_config
+from fasternet_mm.runtime import check_data, load_config
 
 CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',

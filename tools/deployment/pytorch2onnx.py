@@ -23,7 +23,7 @@ import torch
 
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import ConfigValueError, run_tool
-from fasternet_mm.utils import load_config
+from fasternet_mm.runtime import load_config
 
 # torch >= 2.5 has a dynamo exporter; this tool uses the TorchScript one,
 # which every supported torch has.

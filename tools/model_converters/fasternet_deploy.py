@@ -15,8 +15,8 @@ import argparse
 import torch
 from mmengine.runner import load_checkpoint, save_checkpoint
 
-from fasternet_mm.apis import build_model_from_cfg
 from fasternet_mm.errors import UserInputError, run_tool
+from fasternet_mm.runtime import build_model_from_cfg
 
 
 def convert(config: str, checkpoint: str, out: str) -> None:

@@ -388,7 +388,7 @@ def test_missing_pretrained_file_names_the_path(tmp_path):
     path = str(tmp_path / 'fasternet_t0-epoch.281-val_acc1.71.9180.pth')
     model = FasterNet('t0', init_cfg=dict(type='Pretrained', checkpoint=path))
     with pytest.raises(
-            fasternet_mm.checkpoint.CheckpointError,
+            fasternet_mm.errors.CheckpointError,
             match='fasternet_t0-epoch.281.*does not exist'):
         model.init_weights()
 

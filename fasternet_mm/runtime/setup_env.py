@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ..engine import RUN_HOOKS
-from ..errors import UserInputError
+from ..errors import ConfigValueError, UserInputError
+from .hooks import FASTERNET_HOOKS, wrap_pipelines
 
 
 def adapt_to_machine(cfg: Config) -> None:
@@ -75,20 +75,32 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = dict(wrapper, device_ids=None)
 
 
+def check_run_hooks(cfg: Config) -> None:
+    """Every run hook of :data:`~fasternet_mm.runtime.hooks.FASTERNET_HOOKS`
+    must be in ``custom_hooks``: the config decides, the same under every
+    tool (MMDetection's own ``train.py`` adds nothing)."""
+    named = {
+        str(h.get('type', '')).split('.')[-1]
+        for h in cfg.get('custom_hooks') or []
+    }
+    missing = [h for h in FASTERNET_HOOKS if h not in named]
+    if missing:
+        raise ConfigValueError(
+            f'custom_hooks lacks fasternet_mm\'s run hooks {missing}: add '
+            "fasternet_mm's configs/_base_/fasternet_runtime.py to _base_ "
+            'and set custom_hooks = [*_base_.custom_hooks, '
+            '*_base_.fasternet_hooks] (or _base_.fasternet_hooks where the '
+            'recipe has no custom_hooks)')
+
+
 def build_runner(cfg: Config) -> Runner:
-    """The Runner MMDetection's tools build, on this machine, with the
-    project's run hooks (``fasternet_mm.engine.RUN_HOOKS``) added and
-    mmengine's ``CheckpointHook`` replaced by ``AtomicCheckpointHook``."""
+    """The Runner MMDetection's tools build, on this machine: the config's
+    run hooks checked (:func:`check_run_hooks`), its pipelines' transforms
+    wrapped so a failing sample names its file (``wrap_pipelines``), CPU
+    distributed runs and SyncBN adapted (:func:`adapt_to_machine`)."""
+    check_run_hooks(cfg)
+    wrap_pipelines(cfg)
     adapt_to_machine(cfg)
-    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if checkpoint and checkpoint.get('type') in ('CheckpointHook',
-                                                 'mmengine.CheckpointHook'):
-        checkpoint['type'] = 'AtomicCheckpointHook'
-    hooks = list(cfg.get('custom_hooks', []))
-    for name in RUN_HOOKS:
-        if not any(h.get('type') == name for h in hooks):
-            hooks.append(dict(type=name))
-    cfg.custom_hooks = hooks
     setup_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

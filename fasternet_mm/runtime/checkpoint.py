@@ -19,10 +19,12 @@ How the restriction is enforced is chosen by feature detection:
 * otherwise (torch 2.1 - 2.5) a :class:`RestrictedUnpickler`, which refuses
   every global outside torch's own ``weights_only`` allowlist and ours.
 
-Patches, all here and all needed on every supported version: importing
-``fasternet_mm`` re-registers mmengine's checkpoint schemes (local files,
-http(s), the model-zoo names, s3/petrel, pavi) in ``CheckpointLoader`` with
-the loaders below. Nothing in torch is changed.
+What it changes, all here and only when asked: :func:`install_safe_loaders`
+(called by importing :mod:`fasternet_mm.runtime`, which the configs and
+tools do) re-registers mmengine's checkpoint schemes (local files, http(s),
+the model-zoo names, s3/petrel, pavi) in ``CheckpointLoader`` with the
+loaders below. ``import fasternet_mm`` alone changes nothing; nothing in
+torch is changed.
 """
 import codecs
 import functools
@@ -44,7 +46,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -364,5 +366,15 @@ SCHEMES = {
     'pavi://': load_from_pavi,
 }
 # yapf: enable
-for _prefixes, _loader in SCHEMES.items():
-    CheckpointLoader.register_scheme(_prefixes, _loader, force=True)
+
+
+def install_safe_loaders() -> None:
+    """Route mmengine's checkpoint schemes through :func:`safe_load`.
+
+    ``CheckpointLoader`` is mmengine's public extension point for loading;
+    this re-registers each of its schemes with the loaders above, for the
+    whole process. Importing :mod:`fasternet_mm.runtime` calls it (the model
+    layer, ``import fasternet_mm``, never does); calling it again is a no-op.
+    """
+    for prefixes, loader in SCHEMES.items():
+        CheckpointLoader.register_scheme(prefixes, loader, force=True)

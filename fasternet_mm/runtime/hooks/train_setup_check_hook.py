@@ -1,6 +1,5 @@
 """Checks of a training run's setup that mmengine leaves to chance."""
 import glob
-import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
@@ -8,14 +7,8 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
-from ...errors import ConfigValueError, UserInputError
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, no concurrency check
-    fcntl = None
-
-LOCK_FILE = '.train.lock'
+from ...errors import ConfigValueError
+from ..fileio import lock_work_dir, unlock_work_dir
 
 
 @HOOKS.register_module()
@@ -44,7 +37,7 @@ class TrainSetupCheckHook(Hook):
         self._check_length(loop)
         if not is_main_process():
             return
-        self._lock_work_dir(runner.work_dir)
+        self._lock = lock_work_dir(runner.work_dir)
         if not runner._resume:
             self._warn_earlier_run(runner)
 
@@ -59,9 +52,6 @@ class TrainSetupCheckHook(Hook):
             raise ConfigValueError(
                 f'train_cfg.{name} is {value}: training would run no '
                 f'iteration; set train_cfg.{name} to a positive number')
-
-    def _lock_work_dir(self, work_dir: str) -> None:
-        self._lock = lock_work_dir(work_dir)
 
     @staticmethod
     def _warn_earlier_run(runner) -> None:
@@ -81,43 +71,5 @@ class TrainSetupCheckHook(Hook):
 
     def after_run(self, runner) -> None:
         if self._lock is not None:
-            _HELD.pop(self._lock.name, None)
-            self._lock.close()  # releases the lock
+            unlock_work_dir(self._lock)
             self._lock = None
-
-
-_HELD = {}  # lock file path -> open handle, of this process
-
-
-def lock_work_dir(work_dir: str):
-    """Take ``work_dir``'s training lock, or raise naming the holder.
-
-    Our tools call it before the Runner exists (so that a refused run does
-    not even open its log folder, which mmengine names by the second);
-    the hook calls it again under other tools. Returns the open lock file
-    (the lock lasts until it is closed or the process ends), or None where
-    the platform has no ``fcntl``.
-    """
-    if fcntl is None:
-        return None
-    os.makedirs(work_dir, exist_ok=True)
-    path = osp.abspath(osp.join(work_dir, LOCK_FILE))
-    if path in _HELD:
-        return _HELD[path]
-    handle = open(path, 'a+')
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        owner = handle.read().strip() or 'unknown'
-        handle.close()
-        raise UserInputError(
-            f'another training run (pid {owner}) is using the work dir '
-            f'{work_dir}: both would write the same checkpoints and '
-            'last_checkpoint; give this run its own --work-dir')
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    _HELD[path] = handle
-    return handle

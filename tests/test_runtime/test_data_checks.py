@@ -7,9 +7,9 @@ import shutil
 import pytest
 from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
 
-import fasternet_mm.utils.data_checks as data_checks
+import fasternet_mm.runtime.data_checks as data_checks
 from fasternet_mm.errors import DataError
-from fasternet_mm.utils import check_data, load_config
+from fasternet_mm.runtime import check_data, load_config
 
 SEG_DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo',
                                'upernet_fasternet_t0_ade20k_demo.py')

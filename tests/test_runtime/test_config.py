@@ -2,7 +2,7 @@
 import pytest
 
 from fasternet_mm.errors import UserInputError
-from fasternet_mm.utils import load_config
+from fasternet_mm.runtime import load_config
 
 
 def test_missing_config_file(tmp_path):

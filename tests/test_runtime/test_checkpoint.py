@@ -22,8 +22,9 @@ import torch
 from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, tool_env
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from fasternet_mm import FasterNet, checkpoint
+from fasternet_mm import FasterNet
 from fasternet_mm.errors import CheckpointError
+from fasternet_mm.runtime import checkpoint
 
 REFUSED = (r"holds pickled objects that are not weights \(builtins\.exec\); "
            r'loading them could run code from the file, so it was refused\. '

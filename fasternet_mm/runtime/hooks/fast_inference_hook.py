@@ -2,12 +2,12 @@
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ...apis.inference import optimize_for_inference
+from ..inference import optimize_for_inference
 
 
 @HOOKS.register_module()
 class FastInferenceHook(Hook):
-    """Run :func:`~fasternet_mm.apis.optimize_for_inference` before testing.
+    """Run :func:`~fasternet_mm.runtime.optimize_for_inference` before testing.
 
     Acts after the checkpoint is loaded, on each process of a distributed
     run and through test-time augmentation wrappers. ``precision='fp32'``

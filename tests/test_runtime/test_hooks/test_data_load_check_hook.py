@@ -101,7 +101,7 @@ def test_label_out_of_range_fails_the_test_tool_instead_of_a_wrong_miou(
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    from fasternet_mm.utils import load_config
+    from fasternet_mm.runtime import load_config
     root, (_, bad_val) = seg_set_with_label_199
     init_default_scope('mmseg')
     model = MODELS.build(load_config(SEG_DEMO_CONFIG).model)

@@ -148,8 +148,8 @@ def test_nan_weights_after_a_finite_loss_stop_before_the_save():
 
     from mmengine.logging import MessageHub
 
-    from fasternet_mm.engine import FiniteLossHook
     from fasternet_mm.errors import TrainingDivergedError
+    from fasternet_mm.runtime.hooks import FiniteLossHook
     model = torch.nn.Linear(2, 2)
     runner = SimpleNamespace(
         model=model,

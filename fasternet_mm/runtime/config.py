@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.hub import get_config
 
 from ..errors import ConfigValueError, UserInputError
 
@@ -20,27 +21,29 @@ def load_config(path: str,
     :class:`UserInputError` naming the file. Configs are code: loading one
     runs it, as every OpenMMLab tool does.
     """
-    if not osp.isfile(path):
-        raise UserInputError(f'config file {path!r} does not exist')
     try:
-        cfg = Config.fromfile(path)
+        if '::' in path:  # a config installed with mmdet / mmseg
+            cfg = get_config(path)
+        elif not osp.isfile(path):
+            raise UserInputError(f'config file {path!r} does not exist')
+        else:
+            cfg = Config.fromfile(path)
+    except UserInputError:
+        raise
     except Exception as e:  # noqa: B902  (any failure of the user's file)
         reason = str(e).strip().splitlines()
         raise UserInputError(
             f'config {path!r} cannot be loaded: {type(e).__name__}: '
             f'{reason[-1] if reason else ""} (configs are .py, .json or '
-            '.yaml files; check the file and its _base_ paths)') from None
+            '.yaml files, or installed ones such as mmdet::rtmdet/'
+            'rtmdet_s_8xb32-300e_coco.py; check the file and its _base_ '
+            'paths)') from None
     if cfg_options:
         try:
             cfg.merge_from_dict(cfg_options)
         except (TypeError, KeyError, ValueError) as e:
             raise UserInputError(f'--cfg-options cannot be applied: {e}')
-    scope = cfg.get('default_scope')
-    if scope not in SCOPES:
-        raise UserInputError(
-            f'{path}: default_scope is {scope!r}; this tool runs MMDetection '
-            f"or MMSegmentation configs (default_scope 'mmdet' or 'mmseg'): "
-            'inherit their default_runtime.py')
+    check_scope(cfg, path)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -48,6 +51,17 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def check_scope(cfg: Config, name: str = 'the config') -> str:
+    """The config's ``default_scope``, which must be mmdet's or mmseg's."""
+    scope = cfg.get('default_scope')
+    if scope not in SCOPES:
+        raise UserInputError(
+            f'{name}: default_scope is {scope!r}; this tool runs MMDetection '
+            f"or MMSegmentation configs (default_scope 'mmdet' or 'mmseg'): "
+            'inherit their default_runtime.py')
+    return scope
 
 
 def uses_fasternet(model_cfg) -> bool:

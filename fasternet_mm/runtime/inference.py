@@ -9,6 +9,7 @@ networks (backbone, neck and each head's ``forward``); every network hands
 float32 on, so box decoding, NMS, RoIAlign, mask pasting and the metrics run
 in float32 as before. Any mmcv op inside a network is fed float32 too.
 """
+import importlib
 import os.path as osp
 from typing import List, Optional, Tuple, Union
 
@@ -19,9 +20,11 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import (BaseTTAModel, is_model_wrapper,
                             revert_sync_batchnorm)
+from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import UserInputError
+from .config import check_scope, load_config
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 # CPU features with native bfloat16 matmuls, best first (Linux flag names).
@@ -40,26 +43,10 @@ def build_model_from_cfg(config: Union[str, Config],
     a checkpoint with ``mmengine.runner.load_checkpoint``. SyncBN becomes
     BN; the default scope is set to the config's; ``model.cfg`` keeps it.
     """
-    import importlib
-
-    from mmengine.registry import init_default_scope
-
-    import fasternet_mm  # noqa: F401  (registers FasterNet)
-    from ..utils.config import SCOPES, load_config  # utils imports engine
-    if isinstance(config, str) and '::' in config:
-        from mmengine.hub import get_config
-        cfg = get_config(config)
-    elif isinstance(config, str):  # errors name a missing or broken file
-        cfg = load_config(config)
-    else:
-        cfg = config.copy()
+    cfg = load_config(config) if isinstance(config, str) else config.copy()
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in SCOPES:
-        raise UserInputError(
-            f'default_scope is {scope!r}; expected an MMDetection or '
-            "MMSegmentation config (default_scope 'mmdet' or 'mmseg')")
+    scope = check_scope(cfg)
     cfg.model.pop('pretrained', None)
     cfg.model.pop('init_cfg', None)
     cfg.model.get('backbone', {}).pop('init_cfg', None)
