@@ -78,9 +78,11 @@ def atomic_write(path: str, data: bytes) -> None:
         room = (f'; it needs {len(data) / 2**20:.1f} MiB free next to the '
                 'previous file, which is kept until the new one is complete'
                 if e.errno == errno.ENOSPC else '')
-        raise DiskWriteError(f'cannot write {path}: {e.strerror}{room}. '
-                             'Nothing of it was left behind and the previous '
-                             'file is intact') from e
+        raise DiskWriteError(
+            f'cannot write {path}: {e.strerror}{room}. Nothing of it was '
+            'left behind and the previous file, if any, is intact: fix the '
+            'cause and run again (a training run continues from its last '
+            'complete checkpoint with --resume)') from e
     _fsync_dir(folder)
 
 
