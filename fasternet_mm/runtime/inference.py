@@ -57,15 +57,23 @@ def build_model_from_cfg(config: Union[str, Config],
     return model.eval()
 
 
-def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> List[str]:
-    """The CPU's feature flags as Linux reports them; [] where unknown."""
+def cpu_info(field: str, cpuinfo: str = '/proc/cpuinfo') -> Optional[str]:
+    """A field of the first CPU as Linux reports it; None where unknown.
+
+    The one place the project reads the CPU's capabilities.
+    """
     if not osp.isfile(cpuinfo):
-        return []
+        return None
     with open(cpuinfo) as f:
         for line in f:
-            if line.startswith('flags'):
-                return line.split(':', 1)[1].split()
-    return []
+            if line.split(':', 1)[0].strip() == field:
+                return line.split(':', 1)[1].strip()
+    return None
+
+
+def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> List[str]:
+    """The CPU's feature flags as Linux reports them; [] where unknown."""
+    return (cpu_info('flags', cpuinfo) or '').split()
 
 
 def cpu_bf16_feature(flags: Optional[List[str]] = None) -> Optional[str]:

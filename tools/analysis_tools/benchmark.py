@@ -44,13 +44,14 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn as nn
-from mmengine.analysis import FlopAnalyzer, parameter_count
 
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import run_tool
 from fasternet_mm.runtime import (build_model_from_cfg, choose_precision,
                                   optimize_for_inference)
-from fasternet_mm.runtime.inference import cpu_bf16_feature, fold_norms
+from fasternet_mm.runtime.analysis import complexity, data_batch
+from fasternet_mm.runtime.inference import (cpu_bf16_feature, cpu_info,
+                                            fold_norms)
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
@@ -96,28 +97,6 @@ def build_model(config: str, score_thr: float) -> nn.Module:
     if model.cfg.default_scope == 'mmdet':
         model.test_cfg.rcnn.score_thr = score_thr
     return model
-
-
-def model_batch(scope: str, shape, device) -> dict:
-    """One random uint8 image of ``shape`` as ``test_step`` takes it."""
-    if scope == 'mmseg':
-        from mmseg.structures import SegDataSample as DataSample
-    else:
-        from mmdet.structures import DetDataSample as DataSample
-    h, w = shape
-    gen = torch.Generator().manual_seed(0)
-    img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=gen)
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.))
-    return dict(
-        inputs=[img.to(device)], data_samples=[DataSample(metainfo=meta)])
-
-
-def gflops(model: nn.Module, x: torch.Tensor) -> float:
-    with torch.no_grad():
-        analyzer = FlopAnalyzer(model, (x, ))
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        return analyzer.total() / 1e9
 
 
 class StageTimer:
@@ -212,8 +191,8 @@ def backbone_cases(args, device) -> List[Case]:
     for name in args.backbones:
         base = build_backbone(name).to(device)
         x = torch.randn(args.batch, 3, *args.shape, device=device)
-        flops = gflops(base, x[:1])
-        params = parameter_count(base)[''] / 1e6
+        counted = complexity(base, (x[:1], ))
+        flops, params = counted['flops'] / 1e9, counted['params'] / 1e6
         info = dict(
             kind='backbone',
             model=name,
@@ -263,7 +242,7 @@ def model_cases(args, device, sync) -> List[Case]:
                                   args.seg_shape)):
         for config in configs:
             base = build_model(config, args.det_score_thr).to(device)
-            data = model_batch(base.cfg.default_scope, shape, device)
+            data = data_batch(base.cfg.default_scope, shape, device)
             for mode in args.model_modes:
                 model = copy.deepcopy(base)
                 dtype, fmt = 'fp32', 'nchw'
@@ -289,17 +268,9 @@ def model_cases(args, device, sync) -> List[Case]:
 
 
 def environment(device: torch.device) -> dict:
-    cpu = platform.processor()
-    if osp.exists('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            names = [
-                ln.split(':', 1)[1].strip() for ln in f
-                if ln.startswith('model name')
-            ]
-        cpu = names[0] if names else cpu
     env = dict(
         device=str(device),
-        cpu=cpu,
+        cpu=cpu_info('model name') or platform.processor(),
         cpu_count=os.cpu_count(),
         cpu_bf16=cpu_bf16_feature(),
         torch=torch.__version__,

@@ -24,12 +24,12 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
-from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import DictAction
 
 from fasternet_mm import FasterNet
-from fasternet_mm.errors import run_tool
+from fasternet_mm.errors import ConfigValueError, run_tool
 from fasternet_mm.runtime import build_model_from_cfg
+from fasternet_mm.runtime.analysis import complexity, data_batch
 
 PRESETS = tuple(FasterNet.arch_settings)
 
@@ -61,32 +61,6 @@ class FasterNetClassifier(nn.Module):
         return self.head(self.avgpool_pre_head(x).flatten(1))
 
 
-def dummy_batch(model: nn.Module, scope: str, shape: Sequence[int]) -> dict:
-    """One preprocessed ``H x W`` image with the metainfo heads read."""
-    if scope == 'mmseg':
-        from mmseg.structures import SegDataSample as DataSample
-    else:
-        from mmdet.structures import DetDataSample as DataSample
-    h, w = shape
-    meta = dict(
-        img_shape=(h, w),
-        ori_shape=(h, w),
-        pad_shape=(h, w),
-        scale_factor=(1., 1.))
-    data = dict(
-        inputs=[torch.zeros(3, h, w, dtype=torch.uint8)],
-        data_samples=[DataSample(metainfo=meta)])
-    return model.data_preprocessor(data, False)
-
-
-def count(model: nn.Module, inputs: tuple) -> dict:
-    """Params and FLOPs of ``model(*inputs)`` through mmengine."""
-    with torch.no_grad():
-        flops = FlopAnalyzer(model, inputs)
-        flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        return dict(flops=flops.total(), params=parameter_count(model)[''])
-
-
 def _fasternet_of(model: nn.Module) -> Optional[FasterNet]:
     if isinstance(model, FasterNet):
         return model
@@ -102,7 +76,8 @@ def get_flops(model_name: str,
 
     Args:
         model_name (str): A FasterNet preset (``'t0'`` ... ``'l'``) or the
-            path of an MMDetection / MMSegmentation config.
+            path of an MMDetection / MMSegmentation config (or
+            ``mmdet::`` / ``mmseg::`` and the path of an installed one).
         shape (Sequence[int], optional): Input ``(H, W)``; 224x224 for a
             preset, 800x1280 (the paper's "1280x800") for a config.
         with_cls_head (bool): For a preset, count the paper's classification
@@ -119,24 +94,28 @@ def get_flops(model_name: str,
             FasterNet(model_name)
         model.eval()
         inputs = (torch.randn(1, 3, *shape), )
-    elif osp.isfile(model_name):
+    elif osp.isfile(model_name) or '::' in model_name:
         if with_cls_head:
-            raise ValueError('--with-cls-head applies to a FasterNet preset')
+            raise ConfigValueError(
+                '--with-cls-head applies to a FasterNet preset')
         shape = tuple(shape or (800, 1280))
         model = build_model_from_cfg(model_name, cfg_options)
         scope = model.cfg.default_scope
-        data = dummy_batch(model, scope, shape)
+        data = model.data_preprocessor(
+            data_batch(scope, shape, random=False), False)
         model.forward = partial(
             model.forward, data_samples=data['data_samples'], mode='tensor')
         inputs = (data['inputs'], )
     else:
-        raise ValueError(f'{model_name!r} is neither a FasterNet preset '
-                         f'{list(PRESETS)} nor a config file')
-    result = dict(shape=shape, **count(model, inputs))
+        raise ConfigValueError(
+            f'{model_name!r} is neither a FasterNet preset {list(PRESETS)} '
+            'nor a config file (a path, or an installed config such as '
+            'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py)')
+    result = dict(shape=shape, **complexity(model, inputs))
     fasternet = _fasternet_of(model)
     if fasternet is not None:
         fasternet.switch_to_deploy()
-        result['flops_fused'] = count(model, inputs)['flops']
+        result['flops_fused'] = complexity(model, inputs)['flops']
     return result
 
 

@@ -2,8 +2,8 @@
 # The detection demo (`make demo`): Mask R-CNN with a FasterNet-T0 backbone,
 # from scratch, on a synthetic COCO-format set (data/coco_demo: 200 + 50
 # images of shapes), through the standard tools; COCO bbox and segm AP from
-# pycocotools. About 6 minutes on 2 CPU cores. Steps, messages and
-# environment (PYTHON, DATA_ROOT, WORK_DIR): tools/demo/common.sh.
+# pycocotools. Its time on 2 CPU cores: README.md, Quick start.
+# Steps, messages and environment (PYTHON, DATA_ROOT, WORK_DIR): tools/demo/common.sh.
 DEMO=det_demo
 CONFIG=configs/demo/mask_rcnn_fasternet_t0_coco_demo.py
 LAYOUT=coco

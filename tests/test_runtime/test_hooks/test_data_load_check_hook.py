@@ -55,7 +55,7 @@ def test_corrupt_image_in_a_worker_is_an_error_naming_it(tiny_coco, tmp_path):
     assert last_line(proc) == (
         f"error: LoadImageFromFile failed on '{bad}': AssertionError: "
         f'failed to load image: {bad}; replace or remove the file (or its '
-        'entry in the annotation file)')
+        "entry in the annotation file), or fix the transform's settings")
 
 
 @pytest.fixture
@@ -118,11 +118,12 @@ def test_label_out_of_range_fails_the_test_tool_instead_of_a_wrong_miou(
         ])
 
 
-def test_restarted_workers_run_past_the_first_epoch(tmp_path):
-    """The hook restarts the iter-based loop's persistent workers; with
-    mmseg's InfiniteSampler training must go on past the first pass over
-    the data (2 images, batch 2: every iteration starts a new pass), and
-    past the batches the new workers fetch ahead (2 workers x 2)."""
+def test_checked_persistent_workers_run_past_the_first_epoch(tmp_path):
+    """tools/train.py wraps the pipeline in the config, so the iter-based
+    loop's persistent workers (started when the loop is built) check their
+    samples; with mmseg's InfiniteSampler training must go on past the
+    first pass over the data (2 images, batch 2: every iteration starts a
+    new pass), and past the batches the workers fetch ahead (2 x 2)."""
     from fasternet_mm.demo import make_ade20k_demo
     root = tmp_path / 'ade'
     make_ade20k_demo(
