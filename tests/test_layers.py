@@ -106,8 +106,8 @@ def modules():
             if f.endswith('.py'):
                 rel = osp.relpath(osp.join(root, f), REPO_ROOT)[:-3]
                 rel = rel.replace(os.sep, '.')
-                out.add(rel[:-len('.__init__')] if rel.endswith(
-                    '__init__') else rel)
+                out.add(rel[:-len('.__init__')] if rel.endswith('__init__'
+                                                                ) else rel)
     return out
 
 

@@ -68,9 +68,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, 'fsync', full)
-    with pytest.raises(DiskWriteError,
-                       match=r'cannot write .*epoch_1.pth: No space left on '
-                       r'device; it needs 0.0 MiB free next to the previous'):
+    with pytest.raises(
+            DiskWriteError,
+            match=r'cannot write .*epoch_1.pth: No space left on '
+            r'device; it needs 0.0 MiB free next to the previous'):
         atomic_write(str(target), b'new content')
     assert os.listdir(tmp_path) == ['epoch_1.pth']
     assert target.read_bytes() == b'old'
@@ -87,8 +88,7 @@ def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path):
     assert victim.read_text() == 'precious'
 
 
-def test_a_hard_linked_lock_file_is_refused_and_its_target_untouched(
-        tmp_path):
+def test_a_hard_linked_lock_file_is_refused_and_its_target_untouched(tmp_path):
     victim = tmp_path / 'victim'
     victim.write_text('precious')
     work_dir = tmp_path / 'work'

@@ -61,8 +61,8 @@ def config(tmp_path):
 
 def files(work_dir):
     """The files in ``work_dir``, hidden ones (temporary files) too."""
-    return sorted(f for f in os.listdir(work_dir)
-                  if osp.isfile(osp.join(work_dir, f)))
+    return sorted(
+        f for f in os.listdir(work_dir) if osp.isfile(osp.join(work_dir, f)))
 
 
 def test_sigterm_while_saving_keeps_the_previous_checkpoint(

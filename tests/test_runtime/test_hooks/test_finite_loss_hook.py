@@ -17,7 +17,8 @@ SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'upernet_fasternet_t0_ade20k_demo.py')
 COMMON = """
 custom_imports = dict(
-    imports=['fasternet_mm.runtime', 'inject_nan_hook'], allow_failed_imports=False)
+    imports=['fasternet_mm.runtime', 'inject_nan_hook'],
+    allow_failed_imports=False)
 custom_hooks = [dict(type='InjectNaNHook', at=2, what={what!r},
                      ranks={ranks})]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3)
