@@ -139,3 +139,37 @@ def test_checked_persistent_workers_run_past_the_first_epoch(tmp_path):
                      'default_hooks.checkpoint.interval=8')
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (work / 'iter_8.pth').is_file()
+
+
+def test_mmsegmentation_own_train_tool_warns_where_workers_started_unchecked(
+        tmp_path):
+    """Under MMSegmentation's own train.py the iter-based loop starts its
+    workers before any hook runs: the hook says that their samples are not
+    checked, instead of restarting them through private attributes."""
+    import mmseg
+    mmseg_train = osp.join(
+        osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+    if not osp.isfile(mmseg_train):
+        pytest.skip('mmseg is installed without its tools')
+    from fasternet_mm.demo import make_ade20k_demo
+    root = tmp_path / 'ade'
+    make_ade20k_demo(
+        str(root), num_train=2, num_val=1, img_size=64, progress=False)
+    proc = subprocess.run([
+        sys.executable, mmseg_train, SEG_DEMO_CONFIG, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        'train_dataloader.num_workers=1', 'train_dataloader.batch_size=2',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2'
+    ],
+                          cwd=REPO_ROOT,
+                          env=tool_env(),
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert ('IterBasedTrainLoop started its DataLoader workers before this '
+            'hook could wrap the pipeline') in out
