@@ -9,13 +9,10 @@
 # (0.15 / 0.2 / 0.3) in place of SGD.
 _base_ = [
     'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_ms-3x_coco.py',
-    './_base_/fasternet_runtime.py'
+    './_base_/fasternet_runtime.py', './_base_/fasternet_weights.py'
 ]
 custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
-# The official ImageNet-1K weights; mmengine downloads and caches them. A
-# local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'  # noqa
 model = dict(
     backbone=dict(
         _delete_=True,  # drop every ResNet key of the base
@@ -24,7 +21,8 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.15,
         norm_cfg=dict(type='BN', requires_grad=True),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=_base_.fasternet_weights.s)),
     # [C, 2C, 4C, 8C]: FasterNet(arch='s').out_channels
     neck=dict(in_channels=[128, 256, 512, 1024]))
 

@@ -2,9 +2,10 @@
 # (box AP 44.0 / mask AP 39.9 on val2017).
 _base_ = './mask_rcnn_fasternet_s.py'
 
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_l-epoch.299-val_acc1.83.5060.pth'  # noqa
 model = dict(
     backbone=dict(
-        arch='l', drop_path_rate=0.3, init_cfg=dict(checkpoint=pretrained)),
+        arch='l',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint=_base_.fasternet_weights.l)),
     neck=dict(in_channels=[192, 384, 768, 1536]))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))

@@ -2,8 +2,9 @@
 # detector for T0-T2: the S recipe (AdamW, lr 2e-4) with less drop path.
 _base_ = './mask_rcnn_fasternet_s.py'
 
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth'  # noqa
 model = dict(
     backbone=dict(
-        arch='t1', drop_path_rate=0.05, init_cfg=dict(checkpoint=pretrained)),
+        arch='t1',
+        drop_path_rate=0.05,
+        init_cfg=dict(checkpoint=_base_.fasternet_weights.t1)),
     neck=dict(in_channels=[64, 128, 256, 512]))

@@ -8,14 +8,11 @@
 # place of SGD, as MMDetection's PVT RetinaNets swap SGD for AdamW.
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
-    'mmdet::retinanet/retinanet_tta.py',  # tools/test.py --tta
-    './_base_/fasternet_runtime.py'
+    './_base_/fasternet_runtime.py',
+    './_base_/fasternet_weights.py'
 ]
 custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
-# The official ImageNet-1K weights; mmengine downloads and caches them. A
-# local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'  # noqa
 model = dict(
     backbone=dict(
         _delete_=True,  # drop every ResNet key of the base
@@ -26,7 +23,8 @@ model = dict(
         out_indices=(1, 2, 3),
         drop_path_rate=0.15,
         norm_cfg=dict(type='BN', requires_grad=True),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=_base_.fasternet_weights.s)),
     # [2C, 4C, 8C]: FasterNet(arch='s', out_indices=(1, 2, 3)).out_channels;
     # level 0 is now stride 8, as in MMDetection's Swin / PVT RetinaNets.
     neck=dict(in_channels=[256, 512, 1024], start_level=0))

@@ -1,12 +1,11 @@
 # UperNet + FasterNet-L on ADE20K (512x512, 160k iterations, 8 GPUs x 2).
 _base_ = './_base_/upernet_fasternet_ade20k.py'
 
-checkpoint_file = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_l-epoch.299-val_acc1.83.5060.pth'  # noqa
 model = dict(
     backbone=dict(
         arch='l',
         drop_path_rate=0.3,
-        init_cfg=dict(checkpoint=checkpoint_file)),
+        init_cfg=dict(checkpoint=_base_.fasternet_weights.l)),
     decode_head=dict(in_channels=[192, 384, 768, 1536]),
     auxiliary_head=dict(in_channels=768))
 # The paper halves the lr for M and L (its Mask R-CNN: 1e-4 vs 2e-4).

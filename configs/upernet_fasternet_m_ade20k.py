@@ -1,12 +1,11 @@
 # UperNet + FasterNet-M on ADE20K (512x512, 160k iterations, 8 GPUs x 2).
 _base_ = './_base_/upernet_fasternet_ade20k.py'
 
-checkpoint_file = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth'  # noqa
 model = dict(
     backbone=dict(
         arch='m',
         drop_path_rate=0.2,
-        init_cfg=dict(checkpoint=checkpoint_file)),
+        init_cfg=dict(checkpoint=_base_.fasternet_weights.m)),
     decode_head=dict(in_channels=[144, 288, 576, 1152]),
     auxiliary_head=dict(in_channels=576))
 # The paper halves the lr for M and L (its Mask R-CNN: 1e-4 vs 2e-4).

@@ -8,6 +8,7 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
     './fasternet_runtime.py',
+    './fasternet_weights.py',
 ]
 custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 
