@@ -33,7 +33,7 @@ COMMON = f"""
 custom_imports = dict(
     imports=['fasternet_mm.runtime', 'dump_state_hook'],
     allow_failed_imports=False)
-custom_hooks = [dict(type='DumpStateHook')]
+custom_hooks = [*_base_.custom_hooks, dict(type='DumpStateHook')]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={ITERS})
 val_dataloader = None
 val_cfg = None

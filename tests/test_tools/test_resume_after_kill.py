@@ -18,7 +18,7 @@ CONFIG = f"""_base_ = {DET_DEMO_CONFIG!r}
 custom_imports = dict(
     imports=['fasternet_mm.runtime', 'dump_state_hook'],
     allow_failed_imports=False)
-custom_hooks = [dict(type='DumpStateHook')]
+custom_hooks = [*_base_.custom_hooks, dict(type='DumpStateHook')]
 train_cfg = dict(
     _delete_=True, type='IterBasedTrainLoop', max_iters={MAX_ITERS})
 val_dataloader = None

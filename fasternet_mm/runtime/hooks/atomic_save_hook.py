@@ -80,12 +80,18 @@ class AtomicSaveHook(Hook):
         hook.max_keep_ckpts = -1  # this hook removes, after the save
 
     def before_train(self, runner) -> None:
-        # A resumed run goes on with the list the checkpoint recorded; the
-        # checkpoint itself was saved before it could record its own name.
-        self._kept = list(runner.message_hub.get_info(KEPT_KEY, []))
+        # A resumed run goes on with the list the checkpoint recorded (the
+        # checkpoint itself was saved before it could record its own name),
+        # as far as it lies in this run's folders: a run resumed from
+        # another work dir never removes that run's checkpoints.
         self._last = runner.message_hub.get_info('last_ckpt')
-        if self._last and self._last not in self._kept:
-            self._kept.append(self._last)
+        recorded = list(runner.message_hub.get_info(KEPT_KEY, []))
+        if self._last and self._last not in recorded:
+            recorded.append(self._last)
+        folders = {osp.abspath(h.out_dir) for h in self.max_keep_ckpts}
+        self._kept = [
+            p for p in recorded if osp.dirname(osp.abspath(p)) in folders
+        ]
         # Temporary files of saves that a kill interrupted (the work dir
         # lock keeps other runs out).
         if is_main_process():

@@ -19,7 +19,8 @@ COMMON = """
 custom_imports = dict(
     imports=['fasternet_mm.runtime', 'inject_nan_hook'],
     allow_failed_imports=False)
-custom_hooks = [dict(type='InjectNaNHook', at=2, what={what!r},
+custom_hooks = [*_base_.custom_hooks,
+                dict(type='InjectNaNHook', at=2, what={what!r},
                      ranks={ranks})]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3)
 val_dataloader = None
