@@ -17,8 +17,9 @@ Detector and segmentor cases time whole inference (``model.test_step``:
 preprocessing, backbone, neck, heads, post-processing) on one random image,
 ``eager``, ``deploy`` (``optimize_for_inference(precision='fp32')``) or
 ``fast`` (``precision='auto'``), with the time of each stage (backbone,
-neck, each head's network, RoI extractors; the rest is pre- and
-post-processing: box decoding, NMS, mask pasting, resizing).
+neck, each head's network (a single-stage detector's ``bbox_head``
+too), RoI extractors; the rest is pre- and post-processing: box decoding,
+NMS, mask pasting, resizing).
 ``--det-score-thr 0`` makes every detector run its mask head on
 ``max_per_img`` boxes, as a trained model does on a busy image.
 
@@ -70,7 +71,7 @@ SEG_CONFIGS = [
 # Stages timed inside whole-model inference (those the model has).
 STAGES = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
           'roi_head.bbox_head', 'roi_head.mask_roi_extractor',
-          'roi_head.mask_head', 'decode_head')
+          'roi_head.mask_head', 'bbox_head', 'decode_head')
 
 
 def build_backbone(name: str) -> nn.Module:
@@ -95,7 +96,10 @@ def build_model(config: str, score_thr: float) -> nn.Module:
     """A config's detector or segmentor (random weights) in eval mode."""
     model = build_model_from_cfg(config)
     if model.cfg.default_scope == 'mmdet':
-        model.test_cfg.rcnn.score_thr = score_thr
+        # the box score threshold: the RoI head's (two-stage) or the dense
+        # head's (single-stage)
+        test_cfg = model.test_cfg.get('rcnn', model.test_cfg)
+        test_cfg.score_thr = score_thr
     return model
 
 
@@ -433,7 +437,8 @@ def parse_args(argv=None):
         '--det-score-thr',
         type=float,
         default=0.,
-        help='RCNN score threshold (0: every model keeps max_per_img boxes)')
+        help='detectors\' box score threshold: the RoI head\'s, or a '
+        'single-stage head\'s (0: every model keeps max_per_img boxes)')
     parser.add_argument(
         '--iters',
         type=int,

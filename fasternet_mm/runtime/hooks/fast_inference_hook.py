@@ -1,5 +1,5 @@
 """Hook that optimizes the model for inference before testing."""
-from mmengine.hooks import Hook
+from mmengine.hooks import EMAHook, Hook
 from mmengine.registry import HOOKS
 
 from ..inference import optimize_for_inference
@@ -16,6 +16,10 @@ class FastInferenceHook(Hook):
     reduced precision where the hardware has it. Test runs only: a folded
     model cannot be trained.
 
+    With an ``EMAHook`` (RTMDet's recipes), the averaged copy of the model
+    is folded the same way: the hook swaps the two models' parameters one
+    by one before and after testing, so they must keep the same layout.
+
     Args:
         precision (str): ``'auto'``, ``'fp32'``, ``'bf16'`` or ``'fp16'``.
     """
@@ -27,3 +31,6 @@ class FastInferenceHook(Hook):
 
     def before_test(self, runner) -> None:
         optimize_for_inference(runner.model, self.precision)
+        for hook in runner.hooks:
+            if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
+                optimize_for_inference(hook.ema_model.module, self.precision)

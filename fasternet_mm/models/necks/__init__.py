@@ -1,0 +1,3 @@
+from .pconv_pafpn import PConvPAFPN
+
+__all__ = ['PConvPAFPN']
