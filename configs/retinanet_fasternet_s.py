@@ -8,8 +8,7 @@
 # place of SGD, as MMDetection's PVT RetinaNets swap SGD for AdamW.
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
-    './_base_/fasternet_runtime.py',
-    './_base_/fasternet_weights.py'
+    './_base_/fasternet_runtime.py', './_base_/fasternet_weights.py'
 ]
 custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
 

@@ -17,14 +17,12 @@
 # statistics), pad_size_divisor=32 and the lr (1e-3, not 4e-3).
 _base_ = [
     'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
-    './_base_/fasternet_runtime.py', './_base_/rtmdet_fasternet.py'
+    './_base_/fasternet_runtime.py',
+    './_base_/fasternet_weights.py',
+    './_base_/rtmdet_fasternet.py',
 ]
 # The recipe's hooks (EMA, pipeline switch), then fasternet_mm's.
 custom_hooks = [*_base_.custom_hooks, *_base_.fasternet_hooks]
-
-# The official ImageNet-1K weights; mmengine downloads and caches them. A
-# local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t0-epoch.281-val_acc1.71.9180.pth'  # noqa
 
 model = dict(
     data_preprocessor=_base_.fasternet_data_preprocessor,
@@ -32,7 +30,8 @@ model = dict(
         _base_.fasternet_backbone,
         arch='t0',
         drop_path_rate=0.,  # as mask_rcnn_fasternet_t0.py
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=_base_.fasternet_weights.t0)),
     # [2C, 4C, 8C] = FasterNet(arch='t0', out_indices=(1, 2, 3)).out_channels
     neck=dict(in_channels=[80, 160, 320]))
 optim_wrapper = dict(optimizer=dict(lr=_base_.fasternet_lr))

@@ -16,14 +16,12 @@
 # statistics), pad_size_divisor=32 and the lr (1e-3, not 4e-3).
 _base_ = [
     'mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py',
-    './_base_/fasternet_runtime.py', './_base_/rtmdet_fasternet.py'
+    './_base_/fasternet_runtime.py',
+    './_base_/fasternet_weights.py',
+    './_base_/rtmdet_fasternet.py',
 ]
 # The recipe's hooks (EMA, pipeline switch), then fasternet_mm's.
 custom_hooks = [*_base_.custom_hooks, *_base_.fasternet_hooks]
-
-# The official ImageNet-1K weights; mmengine downloads and caches them. A
-# local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth'  # noqa
 
 model = dict(
     data_preprocessor=_base_.fasternet_data_preprocessor,
@@ -31,7 +29,8 @@ model = dict(
         _base_.fasternet_backbone,
         arch='t1',
         drop_path_rate=0.05,  # as mask_rcnn_fasternet_t1.py
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=_base_.fasternet_weights.t1)),
     # [2C, 4C, 8C] = FasterNet(arch='t1', out_indices=(1, 2, 3)).out_channels,
     # the widths RTMDet-s's CSPNeXt feeds its neck.
     neck=dict(in_channels=[128, 256, 512]))

@@ -15,14 +15,12 @@
 # statistics), pad_size_divisor=32 and the lr (1e-3, not 4e-3).
 _base_ = [
     'mmdet::rtmdet/rtmdet_m_8xb32-300e_coco.py',
-    './_base_/fasternet_runtime.py', './_base_/rtmdet_fasternet.py'
+    './_base_/fasternet_runtime.py',
+    './_base_/fasternet_weights.py',
+    './_base_/rtmdet_fasternet.py',
 ]
 # The recipe's hooks (EMA, pipeline switch), then fasternet_mm's.
 custom_hooks = [*_base_.custom_hooks, *_base_.fasternet_hooks]
-
-# The official ImageNet-1K weights; mmengine downloads and caches them. A
-# local copy: --cfg-options model.backbone.init_cfg.checkpoint=PATH
-pretrained = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t2-epoch.289-val_acc1.78.8860.pth'  # noqa
 
 model = dict(
     data_preprocessor=_base_.fasternet_data_preprocessor,
@@ -30,7 +28,8 @@ model = dict(
         _base_.fasternet_backbone,
         arch='t2',
         drop_path_rate=0.1,  # as mask_rcnn_fasternet_t2.py
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=_base_.fasternet_weights.t2)),
     # [2C, 4C, 8C] = FasterNet(arch='t2', out_indices=(1, 2, 3)).out_channels,
     # the widths RTMDet-m's CSPNeXt feeds its neck.
     neck=dict(in_channels=[192, 384, 768]))
