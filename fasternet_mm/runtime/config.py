@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 
 from ..errors import ConfigValueError, UserInputError
+from .cli import check_cfg_options
 
 SCOPES = ('mmdet', 'mmseg')
 
@@ -39,6 +40,7 @@ def load_config(path: str,
             'rtmdet_s_8xb32-300e_coco.py; check the file and its _base_ '
             'paths)') from None
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         try:
             cfg.merge_from_dict(cfg_options)
         except (TypeError, KeyError, ValueError) as e:

@@ -25,11 +25,11 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.config import DictAction
 
 from fasternet_mm import FasterNet
-from fasternet_mm.errors import run_tool
+from fasternet_mm.errors import ConfigValueError, run_tool
 from fasternet_mm.runtime import build_model_from_cfg
+from fasternet_mm.runtime.cli import CfgOptions, image_side
 
 PRESETS = tuple(FasterNet.arch_settings)
 
@@ -121,7 +121,8 @@ def get_flops(model_name: str,
         inputs = (torch.randn(1, 3, *shape), )
     elif osp.isfile(model_name):
         if with_cls_head:
-            raise ValueError('--with-cls-head applies to a FasterNet preset')
+            raise ConfigValueError(
+                '--with-cls-head applies to a FasterNet preset')
         shape = tuple(shape or (800, 1280))
         model = build_model_from_cfg(model_name, cfg_options)
         scope = model.cfg.default_scope
@@ -130,8 +131,8 @@ def get_flops(model_name: str,
             model.forward, data_samples=data['data_samples'], mode='tensor')
         inputs = (data['inputs'], )
     else:
-        raise ValueError(f'{model_name!r} is neither a FasterNet preset '
-                         f'{list(PRESETS)} nor a config file')
+        raise ConfigValueError(f'{model_name!r} is neither a FasterNet preset '
+                               f'{list(PRESETS)} nor a config file')
     result = dict(shape=shape, **count(model, inputs))
     fasternet = _fasternet_of(model)
     if fasternet is not None:
@@ -149,7 +150,7 @@ def parse_args(argv=None):
         help=f'FasterNet presets {list(PRESETS)} and/or config files')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=image_side,
         nargs=2,
         metavar=('H', 'W'),
         help='input height and width (default: 224 224 for presets, '
@@ -162,7 +163,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptions,
         help='override settings of the config, as in tools/train.py')
     return parser.parse_args(argv)
 
