@@ -9,6 +9,7 @@ from mmengine.registry import HOOKS, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_mm import FasterNet
+from fasternet_mm.errors import ConfigValueError
 from fasternet_mm.runtime.hooks import FastInferenceHook
 
 onnx_tool = load_tool('deployment/pytorch2onnx')
@@ -45,7 +46,7 @@ def test_switch_to_deploy_keeps_outputs_and_folds_every_trunk_norm(arch):
 def test_deployed_backbone_refuses_to_train_and_freezes_parameters():
     model = randomised('t0').switch_to_deploy()
     assert not any(p.requires_grad for p in model.parameters())
-    with pytest.raises(RuntimeError, match='deploy mode'):
+    with pytest.raises(ConfigValueError, match='deploy mode'):
         model.train()
     assert model.switch_to_deploy() is model  # idempotent
 

@@ -15,20 +15,25 @@ import os.path as osp
 import mmcv
 
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.runtime import optimize_for_inference
+from fasternet_mm.runtime import load_config, optimize_for_inference
+from fasternet_mm.runtime.cli import (device, existing_file, file_or_url,
+                                      image_file, image_output)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Draw the boxes and masks a detector finds in an image')
-    parser.add_argument('img', help='image file')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file or URL')
+    parser.add_argument('img', type=image_file, help='image file')
+    parser.add_argument('config', type=existing_file, help='config file')
+    parser.add_argument(
+        'checkpoint', type=file_or_url, help='checkpoint file or URL')
     parser.add_argument(
         '--out-file',
+        type=image_output,
         default='outputs/image_demo.jpg',
-        help='where to write the picture')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+        help='where to write the picture (its extension names the format)')
+    parser.add_argument(
+        '--device', type=device, default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
         '--score-thr', type=float, default=0.3, help='lowest score drawn')
     parser.add_argument(
@@ -48,10 +53,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    for kind, path in (('image', args.img), ('config', args.config),
-                       ('checkpoint', args.checkpoint)):
-        if '://' not in path and not osp.isfile(path):
-            raise UserInputError(f'{kind} file {path!r} does not exist')
+    if load_config(args.config).default_scope != 'mmdet':
+        raise UserInputError(
+            f'{args.config} is not a detection config (default_scope '
+            "'mmdet'): this tool draws a detector's boxes and masks; paint a "
+            "segmentor's predictions with tools/test.py --show-dir")
     from mmdet.apis import DetInferencer
     inferencer = DetInferencer(
         model=args.config,

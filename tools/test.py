@@ -5,11 +5,12 @@ decides between detection and segmentation.
 """
 import argparse
 
-from mmengine.config import ConfigDict, DictAction
+from mmengine.config import ConfigDict
 
 from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import (build_runner, check_data,
                                   check_input_padding, load_config)
+from fasternet_mm.runtime.cli import CfgOptions
 from fasternet_mm.runtime.setup_env import set_local_rank
 
 
@@ -36,7 +37,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptions,
         help='override config settings, e.g. test_dataloader.batch_size=2')
     parser.add_argument(
         '--launcher',

@@ -5,11 +5,10 @@ Arguments follow MMDetection's ``tools/train.py``.
 import argparse
 import os
 
-from mmengine.config import DictAction
-
 from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import (build_runner, check_data,
                                   check_input_padding, load_config)
+from fasternet_mm.runtime.cli import CfgOptions
 from fasternet_mm.runtime.fileio import lock_work_dir
 from fasternet_mm.runtime.setup_env import enable_amp, set_local_rank
 
@@ -35,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptions,
         help='override config settings, e.g. train_cfg.max_iters=100')
     parser.add_argument(
         '--launcher',
@@ -55,10 +54,12 @@ def main(argv=None):
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:
-        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+        base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
+        if isinstance(base, bool) or not isinstance(base, int) or base <= 0:
             raise UserInputError(
                 '--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=N) '
-                'in the config')
+                f'with N > 0 in the config (it has {cfg.get("auto_scale_lr")})'
+            )
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True

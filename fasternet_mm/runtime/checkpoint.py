@@ -19,6 +19,15 @@ How the restriction is enforced is chosen by feature detection:
 * otherwise (torch 2.1 - 2.5) a :class:`RestrictedUnpickler`, which refuses
   every global outside torch's own ``weights_only`` allowlist and ours.
 
+Before either builds anything, :func:`scan` reads the file's pickles with an
+unpickler that builds nothing (every global becomes an inert placeholder)
+and lists the globals they name and the tensor storages they claim; each
+storage's size must match the bytes the file holds for it (the zip record,
+or the legacy format's storage header and data). torch 2.1 builds a tensor
+over a record shorter than its storage claims (reading past it: a crash,
+or heap memory evaluated as weights); torch >= 2.6 refuses it. The check
+gives the same refusal on every torch.
+
 What it changes, all here and only when asked: :func:`install_safe_loaders`
 (called by importing :mod:`fasternet_mm.runtime`, which the configs and
 tools do) re-registers mmengine's checkpoint schemes (local files, http(s),
@@ -27,13 +36,15 @@ loaders below. ``import fasternet_mm`` alone changes nothing; nothing in
 torch is changed.
 """
 import codecs
+import contextlib
 import functools
 import io
 import os
 import os.path as osp
 import pickle
-import pickletools
+import struct
 import zipfile
+from collections import namedtuple
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
@@ -174,14 +185,26 @@ def safe_load(f, map_location=None, name=None):
             trust the file).
     """
     name = name or str(f)
+    trusted = False
     if isinstance(f, str):
         f = osp.expanduser(f)
         if not osp.isfile(f):
             raise CheckpointError(
                 f'checkpoint file {name!r} does not exist; check the path')
-        if is_trusted(f):
-            return torch.load(f, map_location=map_location, weights_only=False)
+        trusted = is_trusted(f)
     try:
+        found = scan(f)
+    except StorageSizeError as e:
+        raise _unreadable(name, f, e) from None
+    except Exception as e:  # noqa: B902  (whatever a broken file raises)
+        if not trusted:
+            raise _unreadable(name, f, e) from None
+    if trusted:
+        return torch.load(f, map_location=map_location, weights_only=False)
+    unsafe = unsafe_globals(found.globals)
+    try:
+        if unsafe:
+            raise UnsafeGlobalError(', '.join(unsafe))
         if torch_takes_safe_globals():
             with torch.serialization.safe_globals(SAFE_GLOBALS):
                 return torch.load(
@@ -191,65 +214,197 @@ def safe_load(f, map_location=None, name=None):
             map_location=map_location,
             pickle_module=restricted_pickle,
             weights_only=False)
-    except pickle.UnpicklingError as e:
-        unsafe = unsafe_globals(f) or ([str(e)] if isinstance(
-            e, UnsafeGlobalError) else [])
-        if not unsafe:
-            raise _unreadable(name, f, e) from None
+    except UnsafeGlobalError as e:
         local = f'export {TRUST_ENV}={osp.abspath(f)}' if isinstance(
             f, str) else (f'copy it to a local file and mark that: export '
                           f'{TRUST_ENV}=/path/to/file')
         raise CheckpointError(
             f'checkpoint {name!r} holds pickled objects that are not weights '
-            f'({", ".join(unsafe)}); loading them could run code from the '
-            f'file, so it was refused. If you trust this file, {local} '
-            f'(files or folders, separated by {os.pathsep!r}).') from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError,
-            KeyError, IndexError, TypeError, AttributeError) as e:
+            f'({e}); loading them could run code from the file, so it was '
+            f'refused. If you trust this file, {local} (files or folders, '
+            f'separated by {os.pathsep!r}).') from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError,
+            zipfile.BadZipFile, ValueError, KeyError, IndexError, TypeError,
+            AttributeError) as e:
         raise _unreadable(name, f, e) from None
 
 
-def unsafe_globals(f) -> list:
-    """The globals a checkpoint's pickle names outside the allowlist."""
-    try:
-        data = _pickle_bytes(f)
-        names, strings = [], []
-        for op, arg, _ in pickletools.genops(data):
-            if op.name in ('SHORT_BINUNICODE', 'BINUNICODE', 'UNICODE',
-                           'BINUNICODE8', 'SHORT_BINSTRING', 'BINSTRING'):
-                strings.append(arg)
-            elif op.name == 'GLOBAL':
-                names.append(global_name(*arg.split(' ', 1)))
-            elif op.name == 'STACK_GLOBAL' and len(strings) >= 2:
-                names.append(global_name(strings[-2], strings[-1]))
-    except Exception:  # noqa: B902  (not even a readable pickle)
-        return []
+class StorageSizeError(ValueError):
+    """A tensor storage claims other bytes than the file holds for it."""
+
+
+class _Placeholder(dict):
+    """What :class:`_ScanUnpickler` builds for every global: calling it,
+    building or filling it does nothing."""
+
+    def __new__(cls, *args, **kwargs):
+        return dict.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+    def append(self, value):
+        pass
+
+    def extend(self, values):
+        pass
+
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
+
+class _ScanUnpickler(pickle.Unpickler):
+    """Reads a pickle without building any of its objects: every global is
+    a :class:`_Placeholder` class named after it, and every persistent id
+    (torch's tensor storages) is recorded."""
+
+    def __init__(self, file, globals_seen: list, storages: list):
+        super().__init__(file)
+        self.globals_seen = globals_seen
+        self.storages = storages
+        self.classes = {}
+
+    def find_class(self, module, name):
+        full = global_name(str(module), str(name))
+        self.globals_seen.append(full)
+        if full not in self.classes:
+            self.classes[full] = type('Placeholder', (_Placeholder, ),
+                                      dict(global_name=full))
+        return self.classes[full]
+
+    def persistent_load(self, pid):
+        self.storages.append(pid)
+        return _Placeholder()
+
+
+Scan = namedtuple('Scan', 'globals storages')
+
+
+def scan(f) -> Scan:
+    """The globals a checkpoint's pickles name, and the storages it claims
+    checked against the data it holds (see the module docstring).
+
+    Raises:
+        CheckpointError: A storage claims more (or fewer) bytes than the file
+            holds for it, or the file is not a PyTorch checkpoint.
+    """
+    with _opened(f) as fh:
+        if zipfile.is_zipfile(fh):
+            return _scan_zip(fh)
+        return _scan_legacy(fh)
+
+
+@contextlib.contextmanager
+def _opened(f):
+    """A path opened for reading, or a file-like object from its start."""
+    if isinstance(f, str):
+        with open(f, 'rb') as fh:
+            yield fh
+    else:
+        f.seek(0)
+        try:
+            yield f
+        finally:
+            f.seek(0)
+
+
+def _scan_zip(fh) -> Scan:
+    """torch's zip format: ``ARCHIVE/data.pkl`` and one ``ARCHIVE/data/KEY``
+    record per storage (ARCHIVE: the first record's folder, as torch's
+    reader takes it)."""
+    globals_seen, pids = [], []
+    with zipfile.ZipFile(fh) as z:
+        names = z.namelist()
+        if len(set(names)) != len(names):
+            raise ValueError('the zip archive holds a record name twice')
+        archive = names[0].split('/', 1)[0] if names else ''
+        _ScanUnpickler(
+            io.BytesIO(z.read(f'{archive}/data.pkl')), globals_seen,
+            pids).load()
+        prefix = f'{archive}/data/'
+        sizes = {
+            i.filename[len(prefix):]: i.file_size
+            for i in z.infolist() if i.filename.startswith(prefix)
+        }
+    storages = dict(_storage(pid, 5) for pid in pids)
+    for key, (numel, nbytes) in storages.items():
+        if sizes.get(key) != nbytes:
+            raise StorageSizeError(
+                f'tensor storage {key!r} claims {numel} elements ({nbytes} '
+                f'bytes) but the file holds {sizes.get(key, 0)} bytes for it')
+    return Scan(globals_seen, storages)
+
+
+def _scan_legacy(fh) -> Scan:
+    """torch's legacy (non-zip) format: five pickles (magic number, protocol,
+    system info, the object, the storage keys), then each storage as its
+    element count (int64) and its bytes. A file that does not start with
+    the magic number is no torch checkpoint: nothing more is read."""
+    globals_seen, pids = [], []
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(0)
+    magic = _ScanUnpickler(fh, globals_seen, pids).load()
+    if magic != torch.serialization.MAGIC_NUMBER:
+        return Scan(globals_seen, {})
+    for _ in range(3):  # protocol version, system info, the object
+        _ScanUnpickler(fh, globals_seen, pids).load()
+    keys = _ScanUnpickler(fh, globals_seen, []).load()
+    storages = dict(
+        _storage(pid, 6) for pid in pids if pid and pid[0] == 'storage')
+    for key in keys if isinstance(keys, list) else ():
+        if key not in storages:
+            raise ValueError(f'tensor storage {key!r} is not described')
+        numel, nbytes = storages[key]
+        header = fh.read(8)
+        stored = struct.unpack('<q', header)[0] if len(header) == 8 else -1
+        left = size - fh.tell()
+        if stored != numel or nbytes > left:
+            raise StorageSizeError(
+                f'tensor storage {key!r} claims {numel} elements ({nbytes} '
+                f'bytes) but the file holds {max(stored, 0)} elements and '
+                f'{max(left, 0)} bytes for it')
+        fh.seek(nbytes, io.SEEK_CUR)
+    return Scan(globals_seen, storages)
+
+
+def _storage(pid, length: int) -> tuple:
+    """``(key, (numel, nbytes))`` of a storage's persistent id: ``('storage',
+    type, key, location, numel)``, plus the view of the legacy format."""
+    if not (isinstance(pid, tuple) and len(pid) == length
+            and pid[0] == 'storage' and isinstance(pid[1], type)
+            and issubclass(pid[1], _Placeholder) and isinstance(pid[4], int)
+            and pid[4] >= 0):
+        raise ValueError(f'unexpected tensor storage record {pid!r}')
+    storage_type = pid[1].global_name.rsplit('.', 1)[-1]
+    dtype = torch.uint8 if storage_type == 'UntypedStorage' else \
+        torch.serialization.StorageType(storage_type).dtype
+    numel = pid[4]
+    return str(pid[2]), (numel, numel * torch.empty(
+        (), dtype=dtype).element_size())
+
+
+def unsafe_globals(names) -> list:
+    """The ``names`` (of :func:`scan`) outside the allowlist."""
     allowed = allowed_globals()
     return sorted({n for n in names if n not in allowed})
-
-
-def _pickle_bytes(f) -> bytes:
-    """The main pickle of a checkpoint (``data.pkl`` of the zip format)."""
-    if not isinstance(f, str):
-        f.seek(0)
-        raw = f.read()
-    else:
-        with open(f, 'rb') as fh:
-            raw = fh.read()
-    if zipfile.is_zipfile(io.BytesIO(raw)):
-        with zipfile.ZipFile(io.BytesIO(raw)) as z:
-            pkl = [n for n in z.namelist() if n.endswith('data.pkl')]
-            return z.read(pkl[0])
-    return raw
 
 
 def _unreadable(name, f, error) -> CheckpointError:
     reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
     try:
-        head = _pickle_bytes(f)[:2] if not zipfile.is_zipfile(f) else b''
-    except Exception:  # noqa: B902
-        head = b''
-    if head[:1] == b'\x80':  # a pickle, but not one torch.save wrote
+        with _opened(f) as fh:
+            zipped = zipfile.is_zipfile(fh)
+            fh.seek(0)
+            plain = not zipped and fh.read(1) == b'\x80'
+            fh.seek(0)
+            plain = plain and _ScanUnpickler(
+                fh, [], []).load() != torch.serialization.MAGIC_NUMBER
+    except Exception:  # noqa: B902  (not even a readable pickle)
+        plain = False
+    if plain:  # a pickle, but not one torch.save wrote
         return CheckpointError(
             f'checkpoint {name!r} is a plain pickle file, not a PyTorch '
             'checkpoint written by torch.save; save the state dict with '
@@ -323,13 +478,19 @@ def load_from_model_zoo(filename, map_location=None):
     scheme, model_name = filename.split('://', 1)
     mm = mmengine_checkpoint
     if scheme in ('torchvision', 'modelzoo'):
-        location = mm.get_torchvision_models()[model_name]
+        table = mm.get_torchvision_models()
     elif scheme == 'mmcls':
-        location = mm.get_mmcls_models()[model_name]
+        table = mm.get_mmcls_models()
     else:
         model_name = mm.get_deprecated_model_names().get(
             model_name, model_name)
-        location = mm.get_external_models()[model_name]
+        table = mm.get_external_models()
+    if model_name not in table:
+        raise CheckpointError(
+            f'{filename}: mmengine knows no model named {model_name!r} for '
+            f'{scheme}:// (it knows e.g. {sorted(table)[:5]}); check the '
+            'name, or pass a local file or URL')
+    location = table[model_name]
     if location.startswith(('http://', 'https://')):
         checkpoint = load_from_http(location, map_location)
     else:

@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 
 from ..errors import ConfigValueError, UserInputError
+from .cli import check_cfg_options
 
 SCOPES = ('mmdet', 'mmseg')
 
@@ -39,6 +40,7 @@ def load_config(path: str,
             'rtmdet_s_8xb32-300e_coco.py; check the file and its _base_ '
             'paths)') from None
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         try:
             cfg.merge_from_dict(cfg_options)
         except (TypeError, KeyError, ValueError) as e:
@@ -102,3 +104,14 @@ def check_input_padding(cfg: Config) -> None:
                 f'model.data_preprocessor.size is {tuple(size)}: training '
                 'crops must be divisible by 32 for FasterNet; use e.g. '
                 '(512, 512)')
+        test_cfg = preprocessor.get('test_cfg') or {}
+        test_size = test_cfg.get('size')
+        if (test_cfg.get('size_divisor')
+                or 1) % 32 and not (test_size and not any(s % 32
+                                                          for s in test_size)):
+            raise ConfigValueError(
+                f'model.data_preprocessor.test_cfg is {test_cfg or None}: '
+                'test images of a size not divisible by 32 would be floored '
+                'by the FasterNet backbone and misalign its features (another '
+                'mIoU); set model.data_preprocessor.test_cfg=dict('
+                'size_divisor=32)')

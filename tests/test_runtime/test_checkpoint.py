@@ -269,3 +269,65 @@ def test_import_leaves_torch_allowlist_alone():
             id(g)
             for g in torch.serialization.get_safe_globals()
         }
+
+
+def _rewrite_zip(path, edit):
+    """Rewrite the zip checkpoint ``path`` with ``edit(name, data)``."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        records = [(i.filename, z.read(i)) for i in z.infolist()]
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as z:
+        for name, data in records:
+            z.writestr(name, edit(name, data))
+
+
+SHORT = (r"is not a readable PyTorch checkpoint \(truncated, corrupt or "
+         r"another format: tensor storage '\d+' claims \d+ elements \(\d+ "
+         r"bytes\) but the file holds ")
+
+
+def test_storage_longer_than_its_zip_record_is_refused(tmp_path, loader_path):
+    """torch 2.1 would build the tensor over the 16 bytes the record holds
+    and read the heap beyond them (or crash): refused, the same on every
+    torch, before any tensor is built."""
+    path = tmp_path / 'cut.pth'
+    torch.save(FasterNet('t0').state_dict(), path)
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        largest = max((i for i in z.infolist() if '/data/' in i.filename),
+                      key=lambda i: i.file_size).filename
+    _rewrite_zip(path, lambda name, data: data[:16]
+                 if name == largest else data)
+    with pytest.raises(CheckpointError, match=SHORT + '16 bytes for it'):
+        checkpoint.safe_load(str(path))
+
+
+def test_storage_longer_than_its_legacy_data_is_refused(tmp_path, loader_path):
+    path = tmp_path / 'legacy.pth'
+    torch.save({'w': torch.ones(1000)},
+               path,
+               _use_new_zipfile_serialization=False)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-400])
+    with pytest.raises(
+            CheckpointError, match=SHORT + r'1000 elements and 3600 bytes'):
+        checkpoint.safe_load(str(path))
+
+
+def test_malicious_legacy_file_is_refused_as_unsafe(evil, loader_path):
+    """Not called 'a plain pickle' (its first pickle is torch's magic
+    number; the payload is in the next)."""
+    path, marker = evil
+    ckpt = {'state_dict': {}, 'meta': Payload(marker)}
+    torch.save(ckpt, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match=REFUSED):
+        checkpoint.safe_load(path)
+    assert not marker.exists()
+
+
+def test_unknown_model_zoo_name_is_named():
+    with pytest.raises(
+            CheckpointError,
+            match=r"open-mmlab://unknown: mmengine knows no model named "
+            r"'unknown' for open-mmlab://"):
+        CheckpointLoader.load_checkpoint('open-mmlab://unknown')

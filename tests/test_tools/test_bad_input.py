@@ -156,8 +156,9 @@ def test_bad_load_from_checkpoint(tiny_coco, tmp_path, kind,
     path, message = {
         'truncated':
         (truncated_checkpoint, 'is not a readable PyTorch checkpoint'),
-        'foreign': (foreign_checkpoint,
-                    r'does not fit this model: only 0 of its \d+ tensors'),
+        'foreign':
+        (foreign_checkpoint,
+         r'does not fit this model: it would leave backbone \(0 of'),
     }[kind]
     with pytest.raises(UserInputError, match=message):
         train(tiny_coco, tmp_path, f'load_from={path}')

@@ -24,12 +24,12 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
-from mmengine.config import DictAction
 
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import ConfigValueError, run_tool
 from fasternet_mm.runtime import build_model_from_cfg
 from fasternet_mm.runtime.analysis import complexity, data_batch
+from fasternet_mm.runtime.cli import CfgOptions, image_side
 
 PRESETS = tuple(FasterNet.arch_settings)
 
@@ -128,7 +128,7 @@ def parse_args(argv=None):
         help=f'FasterNet presets {list(PRESETS)} and/or config files')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=image_side,
         nargs=2,
         metavar=('H', 'W'),
         help='input height and width (default: 224 224 for presets, '
@@ -141,7 +141,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptions,
         help='override settings of the config, as in tools/train.py')
     return parser.parse_args(argv)
 

@@ -14,6 +14,7 @@ Examples::
 """
 import argparse
 import inspect
+import io
 import os.path as osp
 import warnings
 from typing import Optional, Sequence
@@ -24,6 +25,8 @@ import torch
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import ConfigValueError, run_tool
 from fasternet_mm.runtime import load_config
+from fasternet_mm.runtime.cli import check_output, file_or_url, image_side
+from fasternet_mm.runtime.fileio import atomic_write
 
 # torch >= 2.5 has a dynamo exporter; this tool uses the TorchScript one,
 # which every supported torch has.
@@ -54,20 +57,33 @@ def export(backbone: FasterNet,
            out: str,
            shape: Sequence[int] = (224, 224),
            opset: int = 17) -> None:
-    """Trace ``backbone`` at ``1 x 3 x H x W`` into ``out``, H/W dynamic."""
+    """Trace ``backbone`` at ``1 x 3 x H x W`` into ``out``, H/W dynamic
+    (written atomically: a failed export leaves no partial file)."""
     names = [f'feat{i}' for i in backbone.out_indices]
     dynamic = {'input': {0: 'batch', 2: 'height', 3: 'width'}}
     dynamic.update({n: {0: 'batch', 2: f'{n}_h', 3: f'{n}_w'} for n in names})
+    graph = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the legacy exporter's deprecation
-        torch.onnx.export(
-            backbone, (torch.randn(1, 3, *shape), ),
-            out,
-            input_names=['input'],
-            output_names=names,
-            dynamic_axes=dynamic,
-            opset_version=opset,
-            **EXPORT_KWARGS)
+        try:
+            torch.onnx.export(
+                backbone, (torch.randn(1, 3, *shape), ),
+                graph,
+                input_names=['input'],
+                output_names=names,
+                dynamic_axes=dynamic,
+                opset_version=opset,
+                **EXPORT_KWARGS)
+        except (ValueError, RuntimeError) as e:
+            # The exporter's own range of opsets (it differs between torch
+            # versions): 'Unsupported ONNX opset version: 3'.
+            if 'opset' not in str(e).lower():
+                raise
+            raise ConfigValueError(
+                f'--opset {opset}: {str(e).splitlines()[0]} (by torch '
+                f'{torch.__version__}\'s exporter); the default is 17'
+            ) from None
+    atomic_write(out, graph.getvalue())
 
 
 def verify(backbone: FasterNet,
@@ -99,23 +115,24 @@ def parse_args(argv=None):
         'whose model.backbone is a FasterNet')
     parser.add_argument(
         '--checkpoint',
+        type=file_or_url,
         help='official, timm or whole-detector checkpoint (default: random '
         'init)')
     parser.add_argument('--out', default='fasternet.onnx', help='ONNX file')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=image_side,
         nargs=2,
         default=[224, 224],
         metavar=('H', 'W'),
-        help='input size to trace at (H and W stay dynamic)')
+        help='input size to trace at, multiples of 32 (H and W stay dynamic)')
     parser.add_argument(
         '--verify-shape',
-        type=int,
+        type=image_side,
         nargs=2,
         default=[256, 320],
         metavar=('H', 'W'),
-        help='input size to compare onnxruntime at')
+        help='input size to compare onnxruntime at, multiples of 32')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument(
         '--no-deploy',
@@ -131,6 +148,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_output(args.out, args.checkpoint, args.model)
     backbone = build_backbone(args.model, args.checkpoint, not args.no_deploy)
     export(backbone, args.out, args.shape, args.opset)
     print(f'exported {args.out} (traced at {args.shape[0]}x{args.shape[1]})')

@@ -22,13 +22,31 @@ HEAD_PREFIXES = ('avgpool_pre_head.', 'head.', 'conv_head.', 'classifier.')
 _OFFICIAL_MERGE = re.compile(r'^stages\.(\d+)\.(reduction|norm)\.')
 
 
-def _unwrap(ckpt) -> Dict[str, torch.Tensor]:
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f'expected a checkpoint dict or state dict, got '
-                              f'{type(ckpt).__name__}')
+def check_state_dict(state_dict, source: str = 'checkpoint') -> Dict:
+    """``state_dict`` if it is one: a dict whose keys are tensor names.
+
+    Raises:
+        CheckpointError: It is another object (a list, ...), or it has keys
+            that are not strings.
+    """
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(
+            f'{source}: expected a state dict (tensor names to tensors) or a '
+            f'checkpoint dict holding one, got a {type(state_dict).__name__}')
+    bad = [k for k in state_dict if not isinstance(k, str)]
+    if bad:
+        raise CheckpointError(
+            f'{source}: {len(bad)} key(s) of its state dict are not tensor '
+            f'names (strings), e.g. {bad[:3]}; it was not saved from a '
+            'model\'s state_dict()')
+    return state_dict
+
+
+def _unwrap(ckpt, source: str) -> Dict[str, torch.Tensor]:
+    check_state_dict(ckpt, source)
     for key in ('state_dict', 'model'):
         if key in ckpt and isinstance(ckpt[key], dict):
-            return ckpt[key]
+            return check_state_dict(ckpt[key], source)
     return ckpt
 
 
@@ -109,7 +127,7 @@ def convert_fasternet_checkpoint(
         ValueError: A key fits no parameter of the model, a shape differs,
             or a trunk parameter (anything but the output norms) is missing.
     """
-    state_dict, n_other = _strip_prefixes(_unwrap(ckpt), prefix)
+    state_dict, n_other = _strip_prefixes(_unwrap(ckpt, source), prefix)
     layout = detect_layout(state_dict)
     dropped = [k for k in state_dict if k.startswith(HEAD_PREFIXES)]
     converted = OrderedDict()
@@ -132,6 +150,13 @@ def convert_fasternet_checkpoint(
             f'{source}: {len(unexpected)} key(s) fit no FasterNet parameter: '
             f'{_summarise(unexpected)}. Is it a FasterNet checkpoint, and of '
             f'the arch you built?')
+    not_tensors = [k for k, v in converted.items() if not torch.is_tensor(v)]
+    if not_tensors:
+        raise CheckpointError(
+            f'{source}: {len(not_tensors)} value(s) are not tensors: '
+            f'{_summarise(not_tensors)} (e.g. a '
+            f'{type(converted[not_tensors[0]]).__name__}); it is not a '
+            'state dict of FasterNet weights.')
     mismatched = [
         f'{k}: checkpoint {tuple(v.shape)} vs model '
         f'{tuple(model_state[k].shape)}' for k, v in converted.items()

@@ -206,6 +206,12 @@ class FasterNet(BaseModule):
                  **kwargs):
         if kwargs:
             raise ConfigTypeError(self._unexpected_kwargs_message(kwargs))
+        if init_cfg is not None and not isinstance(init_cfg, dict):
+            raise ConfigTypeError(
+                f'FasterNet takes one init_cfg dict, got a '
+                f'{type(init_cfg).__name__}: {init_cfg!r}; use e.g. '
+                "init_cfg=dict(type='Pretrained', checkpoint=...), or None "
+                "for the paper's initialisation")
         super().__init__(init_cfg=init_cfg)
         self.arch = self._parse_arch(arch)
         if act_cfg is not None:
@@ -284,11 +290,43 @@ class FasterNet(BaseModule):
             raise ConfigKeyError(
                 f'The FasterNet arch dict lacks {sorted(required - set(arch))}'
                 f'; it needs {sorted(required)}')
-        if len(arch['depths']) != self.num_stages:
+        arch = {**self.arch_defaults, **arch}
+        self._check_arch_values(arch)
+        return arch
+
+    def _check_arch_values(self, arch: dict) -> None:
+        """Sizes that build a network (torch would fail on zero channels,
+        or build an empty stage for a negative depth)."""
+
+        def positive_int(v):
+            return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+        depths, dim = arch['depths'], arch['embed_dim']
+        valid_depths = isinstance(
+            depths, (list, tuple)) and len(depths) == self.num_stages and all(
+                map(positive_int, depths))
+        if not valid_depths:
             raise ConfigValueError(
-                f'arch depths must have {self.num_stages} entries, got '
-                f'{tuple(arch["depths"])}')
-        return {**self.arch_defaults, **arch}
+                f'arch depths must be {self.num_stages} positive integers '
+                f'(blocks per stage), got {depths!r}')
+        if not positive_int(dim):
+            raise ConfigValueError(
+                f'arch embed_dim must be a positive integer (the channels of '
+                f'stage 1), got {dim!r}')
+        n_div = arch['n_div']
+        if not positive_int(n_div) or n_div > dim:
+            raise ConfigValueError(
+                f'arch n_div must be an integer in [1, embed_dim={dim}] '
+                '(PConv convolves embed_dim / n_div channels; the paper uses '
+                f'4), got {n_div!r}')
+        ratio = arch['mlp_ratio']
+        if isinstance(ratio, bool) or not isinstance(ratio,
+                                                     (int, float)) or int(
+                                                         dim * ratio) < 1:
+            raise ConfigValueError(
+                f'arch mlp_ratio must be a number with embed_dim * mlp_ratio '
+                f'>= 1 (the MLP\'s hidden width; the paper uses 2), got '
+                f'{ratio!r}')
 
     def _check_out_indices(self, out_indices) -> Tuple[int, ...]:
         if isinstance(out_indices, int):
@@ -346,10 +384,11 @@ class FasterNet(BaseModule):
     def train(self, mode: bool = True):
         """Also keep frozen stages and, with ``norm_eval``, norms in eval."""
         if mode and self.deploy:
-            raise RuntimeError(
+            raise ConfigValueError(
                 'This FasterNet is in deploy mode (norms folded into convs) '
-                'and cannot be trained; build it with deploy=False and load '
-                'the training-form checkpoint instead.')
+                'and cannot be trained; build it with deploy=False '
+                '(model.backbone.deploy=False) and load the training-form '
+                'checkpoint instead.')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
@@ -404,7 +443,7 @@ class FasterNet(BaseModule):
                 parameter is missing from the checkpoint.
         """
         if self.deploy:
-            raise RuntimeError(
+            raise ConfigValueError(
                 'Load pretrained weights into the training form '
                 '(deploy=False), then call switch_to_deploy()')
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')

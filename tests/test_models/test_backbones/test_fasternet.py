@@ -13,6 +13,7 @@ from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import fasternet_mm
+from fasternet_mm.errors import ConfigValueError
 from fasternet_mm.models import FasterNet, convert_fasternet_checkpoint
 from fasternet_mm.models.backbones.fasternet import PartialConv
 
@@ -321,7 +322,7 @@ def test_deploy_model_is_in_eval_mode_from_construction():
     with torch.no_grad():
         model(torch.rand(2, 3, 64, 64))
     assert torch.equal(norm.running_mean, before)
-    with pytest.raises(RuntimeError, match='deploy mode'):
+    with pytest.raises(ConfigValueError, match='deploy mode'):
         model.train()
 
 
@@ -356,7 +357,21 @@ def test_trace_and_deepcopy_work():
     (dict(arch=dict(embed_dim=8, depths=(1, 1, 1, 1))), KeyError,
      r"lacks \['act_cfg'\]"),
     (dict(arch=dict(TINY, depths=(1, 1, 1))), ValueError,
-     r'depths must have 4 entries'),
+     r'depths must be 4 positive integers \(blocks per stage\), got '
+     r'\(1, 1, 1\)'),
+    (dict(arch=dict(TINY, depths=(1, -1, 1, 1))), ValueError,
+     r'depths must be 4 positive integers'),
+    (dict(arch=dict(TINY, embed_dim=0)), ValueError,
+     r'embed_dim must be a positive integer .*got 0'),
+    (dict(arch=dict(TINY, n_div=0)), ValueError,
+     r'n_div must be an integer in \[1, embed_dim=8\] .*got 0'),
+    (dict(arch=dict(TINY, n_div=9)), ValueError,
+     r'n_div must be an integer in \[1, embed_dim=8\] .*got 9'),
+    (dict(arch=dict(TINY, mlp_ratio=0)), ValueError,
+     r'mlp_ratio must be a number with embed_dim \* mlp_ratio >= 1 .*got 0'),
+    (dict(init_cfg=[dict(type='Pretrained', checkpoint='x.pth')]), TypeError,
+     r"FasterNet takes one init_cfg dict, got a list: .*use e.g. "
+     r"init_cfg=dict\(type='Pretrained', checkpoint=...\)"),
     (dict(out_indices=(0, 4)), ValueError,
      r'out_indices must be distinct stage indices in \[0, 1, 2, 3\].*'
      r'got \(0, 4\)'),
