@@ -3,17 +3,12 @@
 # (checkpoint=_base_.fasternet_weights.s) and mmengine downloads and caches
 # it at the first training run. Offline, pass a local copy:
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+_release = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
 fasternet_weights = dict(
-    t0=
-    'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t0-epoch.281-val_acc1.71.9180.pth',  # noqa
-    t1=
-    'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth',  # noqa
-    t2=
-    'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t2-epoch.289-val_acc1.78.8860.pth',  # noqa
-    s=
-    'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth',  # noqa
-    m=
-    'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth',  # noqa
-    l=
-    'https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_l-epoch.299-val_acc1.83.5060.pth',  # noqa
+    t0=_release + 'fasternet_t0-epoch.281-val_acc1.71.9180.pth',
+    t1=_release + 'fasternet_t1-epoch.291-val_acc1.76.2180.pth',
+    t2=_release + 'fasternet_t2-epoch.289-val_acc1.78.8860.pth',
+    s=_release + 'fasternet_s-epoch.299-val_acc1.81.2840.pth',
+    m=_release + 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
+    l=_release + 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
 )
