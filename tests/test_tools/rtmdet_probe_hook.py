@@ -5,7 +5,8 @@ the path; the training runs with ``num_workers=0``, so the data pipeline
 runs in the training process). It writes to the work dir:
 
 * ``probe_train.json``: per epoch, the transforms of the live training
-  dataset's pipeline and how often Mosaic and MixUp actually ran;
+  dataset's pipeline, whether each is checked (``CheckedTransform``), and
+  how often Mosaic and MixUp actually ran;
 * ``probe_raw.pth``: the model's own (not averaged) weights at the end of
   training;
 * ``probe_evaluated.pth``: the weights the model holds while it tests.
@@ -64,7 +65,9 @@ class RTMDetProbeHook(Hook):
                 type(t.transform if isinstance(t, CheckedTransform) else t).
                 __name__ for t in transforms
             ],
-            calls=dict(CALLS))
+            calls=dict(CALLS),
+            # DataLoadCheckHook's wrapper, which names a failing file
+            checked=all(isinstance(t, CheckedTransform) for t in transforms))
 
     def after_train(self, runner):
         with open(osp.join(runner.work_dir, 'probe_train.json'), 'w') as f:

@@ -64,6 +64,8 @@ def check_two_stages_and_ema(work_dir, log):
     assert not MIXING & set(second['pipeline'])
     assert second['calls'] == {}
     assert log.count('Switch pipeline now!') == 1
+    # A sample that fails to load names its file in both stages.
+    assert first['checked'] and second['checked']
 
     # The checkpoint's state_dict holds the averaged weights, which differ
     # from the trained ones; those sit in its ema_state_dict.

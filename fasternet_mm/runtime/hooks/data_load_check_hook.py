@@ -93,13 +93,24 @@ def wrap_pipelines(cfg) -> None:
             if n_classes is None and cfg.get('default_scope') == 'mmseg':
                 n_classes = len(
                     (dataset.get('metainfo') or {}).get('classes', ())) or None
-            dataset['pipeline'] = [
-                t if t.get('type') == 'CheckedTransform' else dict(
-                    type='CheckedTransform',
-                    transform=t,
-                    num_classes=n_classes,
-                    ignore_index=ignore_index) for t in pipeline
-            ]
+            dataset['pipeline'] = _checked(pipeline, n_classes, ignore_index)
+    # A pipeline that a hook swaps in later (RTMDet's PipelineSwitchHook,
+    # for the last epochs) is checked as well.
+    for hook in cfg.get('custom_hooks') or ():
+        if isinstance(hook, dict) and hook.get('switch_pipeline'):
+            hook['switch_pipeline'] = _checked(hook['switch_pipeline'],
+                                               num_classes, ignore_index)
+
+
+def _checked(pipeline, num_classes, ignore_index) -> list:
+    """Transform configs, each wrapped in :class:`CheckedTransform` once."""
+    return [
+        t if t.get('type') == 'CheckedTransform' else dict(
+            type='CheckedTransform',
+            transform=t,
+            num_classes=num_classes,
+            ignore_index=ignore_index) for t in pipeline
+    ]
 
 
 @HOOKS.register_module()
@@ -114,6 +125,9 @@ class DataLoadCheckHook(Hook):
     labels outside ``0..num_classes-1`` that are not the ``ignore_index``
     is an error too (it crashes the loss with "Target 199 is out of bounds"
     in training and makes the mIoU wrong in testing).
+
+    So is a pipeline that a hook swaps in later (``switch_pipeline``, as
+    RTMDet's ``PipelineSwitchHook`` for the last epochs).
 
     Our tools wrap the pipelines in the config (:func:`wrap_pipelines`);
     under other tools this hook wraps the built datasets before the run,
@@ -143,6 +157,11 @@ class DataLoadCheckHook(Hook):
                     'fails to load there stops the run with the original '
                     'traceback. fasternet_mm\'s tools/train.py wraps it in '
                     'the config.')
+        for hook in runner.hooks:  # e.g. RTMDet's PipelineSwitchHook
+            pipeline = getattr(hook, 'switch_pipeline', None)
+            if isinstance(pipeline, list):
+                hook.switch_pipeline = _checked(pipeline, num_classes,
+                                                ignore_index)
 
     @staticmethod
     def _wrap(dataset, num_classes, ignore_index) -> bool:
