@@ -6,9 +6,9 @@
 # 1333x800, flip 0.5, 16 images per batch) with the FasterNet paper's
 # detection optimiser (its Mask R-CNN: AdamW, lr 2e-4, weight decay 1e-4) in
 # place of SGD, as MMDetection's PVT RetinaNets swap SGD for AdamW.
+# (The base inherits retinanet_tta.py: tools/test.py --tta.)
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
-    'mmdet::retinanet/retinanet_tta.py',  # tools/test.py --tta
     './_base_/fasternet_runtime.py'
 ]
 custom_hooks = _base_.fasternet_hooks  # fasternet_mm's run hooks
