@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 
 
 def load_tool(name):

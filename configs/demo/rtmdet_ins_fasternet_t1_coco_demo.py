@@ -114,13 +114,14 @@ param_scheduler = [
         by_epoch=True,
         convert_to_iter_based=True)
 ]
-# The base's hooks (EMA, fasternet_mm's), the pipeline switch re-pointed.
+# The base's hooks in their order (EMA, the pipeline switch, then
+# fasternet_mm's), the switch re-pointed at this file's epochs and pipeline.
 custom_hooks = [
-    *[h for h in _base_.custom_hooks if h.type != 'PipelineSwitchHook'],
     dict(
-        type='PipelineSwitchHook',
+        h,
         switch_epoch=max_epochs - stage2_num_epochs,
         switch_pipeline=train_pipeline_stage2)
+    if h.type == 'PipelineSwitchHook' else h for h in _base_.custom_hooks
 ]
 auto_scale_lr = dict(base_batch_size=8)
 default_hooks = dict(

@@ -275,10 +275,17 @@ def test_tta_wrapper_is_optimized_through_its_module():
     assert result.pred_sem_seg.data.shape == (1, 64, 64)
 
 
-def test_optimizing_twice_changes_nothing_more(detector, capsys):
+def test_optimizing_twice_changes_nothing_more(detector, mmengine_log):
     model = optimize_for_inference(copy.deepcopy(detector), 'fp32')
+    summary = model._fasternet_mm_inference
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    optimize_for_inference(model)
+    classes = [type(m) for m in model.modules()]
+    del mmengine_log[:]
+    optimize_for_inference(model)  # 'auto' now: would add reduced precision
+    assert mmengine_log == [f'already optimized for inference: {summary}']
+    assert model._fasternet_mm_inference == summary
+    # no second wrapping of the networks or the mmcv ops
+    assert [type(m) for m in model.modules()] == classes
     for k, v in model.state_dict().items():
         assert torch.equal(v, state[k]), k
 
