@@ -15,7 +15,8 @@ import os.path as osp
 import mmcv
 
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.runtime import optimize_for_inference
+from fasternet_mm.runtime import load_config, optimize_for_inference
+from fasternet_mm.runtime.deploy import deployed_inferencer, is_deployed_dir
 
 
 def parse_args(argv=None):
@@ -23,7 +24,10 @@ def parse_args(argv=None):
         description='Draw the boxes and masks a detector finds in an image')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file or URL')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file or URL, or a folder of '
+        'tools/deployment/deploy.py')
     parser.add_argument(
         '--out-file',
         default='outputs/image_demo.jpg',
@@ -48,17 +52,23 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    deployed = is_deployed_dir(args.checkpoint)
     for kind, path in (('image', args.img), ('config', args.config),
                        ('checkpoint', args.checkpoint)):
-        if '://' not in path and not osp.isfile(path):
+        if '://' not in path and not osp.isfile(path) and not (
+                deployed and kind == 'checkpoint'):
             raise UserInputError(f'{kind} file {path!r} does not exist')
-    from mmdet.apis import DetInferencer
-    inferencer = DetInferencer(
-        model=args.config,
-        weights=args.checkpoint,
-        device=args.device,
-        show_progress=False)
-    if args.deploy or args.fast:
+    if deployed:
+        inferencer = deployed_inferencer(
+            load_config(args.config), args.checkpoint, args.device)
+    else:
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(
+            model=args.config,
+            weights=args.checkpoint,
+            device=args.device,
+            show_progress=False)
+    if (args.deploy or args.fast) and not deployed:
         optimize_for_inference(inferencer.model,
                                'auto' if args.fast else 'fp32')
     result = inferencer(
