@@ -170,11 +170,18 @@ def export_model(config: str,
     require_mmdeploy()
     from mmdeploy.apis import torch2onnx
     from mmdeploy.backend.sdk.export_info import export2SDK
+
+    from . import rewriters  # noqa: F401  (registers the fixes)
     if not osp.isfile(checkpoint):
         raise UserInputError(f'checkpoint {checkpoint!r} does not exist')
     cfg = load_config(config, cfg_options)
     identity = model_hash(cfg)  # before mmdeploy edits the config
     deploy_cfg = deploy_config(cfg, backend, precision)
+    # OpenVINO reads the standard-op graph: mmdeploy's OpenVINO rewrite of
+    # the RoI extractor (ExperimentalDetectronROIFeatureExtractor) takes
+    # batch 1 only.
+    trace_cfg = deploy_config(
+        cfg, 'onnxruntime' if backend == 'openvino' else backend, precision)
     print_log(
         f'exporting {cfg.model.type} for {backend}, precision {why}',
         logger='current')
@@ -190,7 +197,7 @@ def export_model(config: str,
         try:
             # a copy: mmdeploy edits the test pipeline of an array's config
             torch2onnx(
-                _sample_image(cfg), work, 'end2end.onnx', deploy_cfg,
+                _sample_image(cfg), work, 'end2end.onnx', trace_cfg,
                 copy.deepcopy(cfg), checkpoint, 'cpu')
         except Exception as e:  # noqa: B902  (what mmdeploy cannot trace)
             raise UserInputError(
@@ -226,8 +233,7 @@ def export_model(config: str,
             torch=torch.__version__)
         _write_meta(work, meta)
         if backend != 'tensorrt':  # the network loads and runs
-            Runner(work, meta)(
-                np.zeros((1, 3, 64, 64), np.float32))
+            Runner(work, meta)(np.zeros((2, 3, 64, 96), np.float32))
         if osp.exists(work_dir):
             old = work + '.old'
             os.rename(work_dir, old)

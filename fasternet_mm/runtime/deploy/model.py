@@ -54,12 +54,20 @@ class DeployedModel(BaseModel):
         model: the config's ``model`` (its data preprocessor and test
             settings are used).
         scope: ``'mmdet'`` or ``'mmseg'``.
+        data_preprocessor: instead of the model's (the Runner passes a
+            config's top-level ``data_preprocessor``).
+        threads: CPU threads of the backend (default: torch's).
     """
 
-    def __init__(self, deploy_dir: str, model: dict, scope: str,
+    def __init__(self,
+                 deploy_dir: str,
+                 model: dict,
+                 scope: str,
+                 data_preprocessor: Optional[dict] = None,
                  threads: Optional[int] = None):
         model = ConfigDict(model)
-        preprocessor = dict(model.get('data_preprocessor') or {})
+        preprocessor = dict(data_preprocessor
+                            or model.get('data_preprocessor') or {})
         preprocessor.setdefault(
             'type', 'mmdet.DetDataPreprocessor'
             if scope == 'mmdet' else 'mmseg.SegDataPreProcessor')
