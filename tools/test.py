@@ -138,7 +138,10 @@ def main(argv=None):
     check_data(cfg, ['test'])
     if is_deployed_dir(args.checkpoint):
         test_deployed(
-            cfg, args.checkpoint, tta=args.tta, deploy=args.deploy,
+            cfg,
+            args.checkpoint,
+            tta=args.tta,
+            deploy=args.deploy,
             fast=args.fast)
     runner = build_runner(cfg)
     if args.out is not None and cfg.default_scope == 'mmdet':

@@ -54,7 +54,9 @@ def openvino_hint(precision: str) -> str:
 class Runner:
     """One compiled network: ``runner(x)`` -> outputs in ``output_names``."""
 
-    def __init__(self, deploy_dir: str, meta: dict,
+    def __init__(self,
+                 deploy_dir: str,
+                 meta: dict,
                  threads: Optional[int] = None):
         self.backend = meta['backend']
         self.output_names: List[str] = meta['output_names']

@@ -74,13 +74,19 @@ def deploy_config(cfg: Config, backend: str, precision: str) -> Config:
             dets={
                 0: 'batch',
                 1: 'num_dets'
-            }, labels={
+            },
+            labels={
                 0: 'batch',
                 1: 'num_dets'
             })
         if predicts_masks(cfg.model):
             outputs.append('masks')
-            axes['masks'] = {0: 'batch', 1: 'num_dets', 2: 'height', 3: 'width'}
+            axes['masks'] = {
+                0: 'batch',
+                1: 'num_dets',
+                2: 'height',
+                3: 'width'
+            }
         codebase = dict(
             type='mmdet',
             task='ObjectDetection',

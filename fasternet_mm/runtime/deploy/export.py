@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
+from torch.torch_version import TorchVersion
 
 from ...errors import UserInputError
 from ..config import load_config
@@ -43,7 +44,7 @@ def require_mmdeploy():
     calls without ``dynamo=False``: torch >= 2.2 is untested upstream and
     torch >= 2.9 exports through dynamo, which its rewriters do not
     survive."""
-    if torch.__version__ >= '2.2' and not torch.__version__.startswith('2.1'):
+    if TorchVersion(torch.__version__) >= (2, 2):
         raise UserInputError(
             f'whole-model export runs through {MMDEPLOY}, which supports '
             f'torch <= 2.1 (this is torch {torch.__version__}); export on '
@@ -82,8 +83,8 @@ def resolve_precision(backend: str, precision: str) -> Tuple[str, str]:
         return 'fp32', 'fp32 (ONNX Runtime on CPU)'
     # OpenVINO: bf16 where the CPU computes it natively, as
     # optimize_for_inference's 'auto'.
-    dtype, why = choose_precision(
-        'cpu', 'fp32' if precision == 'fp32' else precision)
+    dtype, why = choose_precision('cpu',
+                                  'fp32' if precision == 'fp32' else precision)
     return ('bf16' if dtype == torch.bfloat16 else 'fp32'), why
 
 
@@ -126,13 +127,11 @@ def _to_openvino(work: str, precision: str, cfg: Config,
         if not data:
             raise UserInputError('--precision int8: the config\'s training '
                                  'set has no images to calibrate with')
-        model = nncf.quantize(
-            model, nncf.Dataset(data), subset_size=len(data))
+        model = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data))
         how = f'int8, calibrated on {len(data)} training images'
     else:
         how = precision
-    ov.save_model(
-        model, osp.join(work, 'end2end.xml'), compress_to_fp16=False)
+    ov.save_model(model, osp.join(work, 'end2end.xml'), compress_to_fp16=False)
     return how
 
 
@@ -209,11 +208,7 @@ def export_model(config: str,
         if backend == 'openvino':
             how = _to_openvino(work, precision, cfg, calib_images)
         export2SDK(
-            deploy_cfg,
-            copy.deepcopy(cfg),
-            work,
-            pth=checkpoint,
-            device='cpu')
+            deploy_cfg, copy.deepcopy(cfg), work, pth=checkpoint, device='cpu')
         divisor = cfg.model.get('data_preprocessor', {}).get(
             'pad_size_divisor', 1) if cfg.default_scope == 'mmdet' else 32
         meta = dict(

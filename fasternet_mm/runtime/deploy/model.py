@@ -66,8 +66,8 @@ class DeployedModel(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  threads: Optional[int] = None):
         model = ConfigDict(model)
-        preprocessor = dict(data_preprocessor
-                            or model.get('data_preprocessor') or {})
+        preprocessor = dict(
+            data_preprocessor or model.get('data_preprocessor') or {})
         preprocessor.setdefault(
             'type', 'mmdet.DetDataPreprocessor'
             if scope == 'mmdet' else 'mmseg.SegDataPreProcessor')
@@ -96,8 +96,9 @@ class DeployedModel(BaseModel):
         for i, sample in enumerate(data_samples):
             keep = dets[i, :, 4] > 0  # mmdeploy pads with zero-score rows
             bboxes = dets[i, keep, :4].copy()
-            scale = np.asarray(sample.metainfo.get('scale_factor', (1, 1)),
-                               np.float32).reshape(-1)
+            scale = np.asarray(
+                sample.metainfo.get('scale_factor', (1, 1)),
+                np.float32).reshape(-1)
             bboxes /= np.tile(scale, 2)[:4]
             ori_h, ori_w = sample.metainfo['ori_shape'][:2]
             bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, ori_w)
@@ -135,8 +136,8 @@ class DeployedModel(BaseModel):
         """Class maps as ``BaseSegmentor.postprocess_result`` makes them:
         the logits cropped to the image, resized to its original size,
         then the argmax."""
-        align = (self.model_cfg.get('decode_head') or {}).get(
-            'align_corners', False)
+        align = (self.model_cfg.get('decode_head')
+                 or {}).get('align_corners', False)
         for i, sample in enumerate(data_samples):
             logit = torch.from_numpy(logits[i:i + 1])
             left, right, top, bottom = sample.metainfo.get(

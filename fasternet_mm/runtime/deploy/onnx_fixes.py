@@ -66,10 +66,12 @@ def cast_outputs(model: onnx.ModelProto,
             continue
         raw = f'{output.name}_uncast'
         for node in g.node:
-            node.output[:] = [raw if o == output.name else o
-                              for o in node.output]
-            node.input[:] = [raw if i == output.name else i
-                             for i in node.input]
+            node.output[:] = [
+                raw if o == output.name else o for o in node.output
+            ]
+            node.input[:] = [
+                raw if i == output.name else i for i in node.input
+            ]
         g.node.append(
             helper.make_node(
                 'Cast', [raw], [output.name],

@@ -28,8 +28,8 @@ def _weights(lo: float, hi: float, start: int, stop: int,
     return w
 
 
-def paste_masks(masks: np.ndarray, boxes: np.ndarray, height: int,
-                width: int, threshold: float) -> np.ndarray:
+def paste_masks(masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+                threshold: float) -> np.ndarray:
     """Boolean (N, height, width) masks from (N, M, M) probabilities and
     (N, 4) boxes (x1, y1, x2, y2) in image pixels."""
     out = np.zeros((len(masks), height, width), bool)
@@ -38,10 +38,10 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, height: int,
         # The pixels whose centres can get a non-zero weight: the box and
         # half a mask cell around it.
         hx, hy = (x2 - x1) / (2 * size_x), (y2 - y1) / (2 * size_y)
-        xs = (max(int(np.floor(x1 - hx)) - 1, 0),
-              min(int(np.ceil(x2 + hx)) + 1, width))
-        ys = (max(int(np.floor(y1 - hy)) - 1, 0),
-              min(int(np.ceil(y2 + hy)) + 1, height))
+        xs = (max(int(np.floor(x1 - hx)) - 1,
+                  0), min(int(np.ceil(x2 + hx)) + 1, width))
+        ys = (max(int(np.floor(y1 - hy)) - 1,
+                  0), min(int(np.ceil(y2 + hy)) + 1, height))
         if xs[0] >= xs[1] or ys[0] >= ys[1]:
             continue
         wy = _weights(y1, y2, *ys, size_y)

@@ -40,6 +40,3 @@ def adaptive_avg_pool2d__dynamic(input, output_size):
     rows = _bin_matrix(h, out_h, input)
     cols = _bin_matrix(w, out_w, input)
     return torch.matmul(torch.matmul(rows, input), cols.t())
-
-
-
