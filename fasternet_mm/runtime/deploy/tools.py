@@ -36,6 +36,9 @@ def deployed_inferencer(cfg: Config, deploy_dir: str, device: str = 'cpu'):
             f'{deploy_dir!r} runs on the CPU here (--device cpu)')
     meta = test_deployed(cfg, deploy_dir)
     inferencer = DetInferencer(model=cfg, device=device, show_progress=False)
-    inferencer.model.dataset_meta = meta['dataset_meta']
-    inferencer.visualizer.dataset_meta = meta['dataset_meta']
+    dataset_meta = dict(meta['dataset_meta'])  # JSON made tuples lists
+    if 'palette' in dataset_meta:
+        dataset_meta['palette'] = [tuple(c) for c in dataset_meta['palette']]
+    inferencer.model.dataset_meta = dataset_meta
+    inferencer.visualizer.dataset_meta = dataset_meta
     return inferencer

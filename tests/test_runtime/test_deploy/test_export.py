@@ -216,12 +216,12 @@ def test_every_pytorch_detection_has_its_deployed_twin(exported,
 
 
 def test_folder_of_another_config_is_refused_before_any_work(exported):
-    other = osp.join(REPO_ROOT, 'configs', 'demo',
-                     'retinanet_fasternet_t0_coco_demo.py')
+    """Another model config (here: a changed test setting) is refused."""
     proc = subprocess.run([
         sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'test.py'), other,
-        exported('det', 'onnxruntime')
+        osp.join(REPO_ROOT, 'tools', 'test.py'), DET,
+        exported('det', 'onnxruntime'), '--cfg-options',
+        'model.test_cfg.rcnn.score_thr=0.3'
     ],
                           capture_output=True,
                           text=True,

@@ -23,6 +23,7 @@ class Pyramid(torch.nn.Module):
 
 def export_dynamic(path):
     from mmdeploy.core import RewriterContext
+    from mmdeploy.utils import IR
 
     import fasternet_mm.runtime.deploy.rewriters  # noqa: F401
     cfg = Config(
@@ -30,7 +31,7 @@ def export_dynamic(path):
             onnx_config=dict(type='onnx', input_shape=None),
             backend_config=dict(type='onnxruntime'),
             codebase_config=dict(type='mmseg', task='Segmentation')))
-    with RewriterContext(cfg=cfg, backend='onnxruntime', ir='onnx'), \
+    with RewriterContext(cfg=cfg, backend='onnxruntime', ir=IR.ONNX), \
             torch.no_grad():
         torch.onnx.export(
             Pyramid(),
