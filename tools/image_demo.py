@@ -16,8 +16,9 @@ import mmcv
 
 from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import load_config, optimize_for_inference
-from fasternet_mm.runtime.cli import (device, existing_file, file_or_url,
-                                      image_file, image_output)
+from fasternet_mm.runtime.cli import (checkpoint_or_deployed, device,
+                                      existing_file, image_file, image_output)
+from fasternet_mm.runtime.deploy import deployed_inferencer, is_deployed_dir
 
 
 def parse_args(argv=None):
@@ -26,7 +27,10 @@ def parse_args(argv=None):
     parser.add_argument('img', type=image_file, help='image file')
     parser.add_argument('config', type=existing_file, help='config file')
     parser.add_argument(
-        'checkpoint', type=file_or_url, help='checkpoint file or URL')
+        'checkpoint',
+        type=checkpoint_or_deployed,
+        help='checkpoint file or URL, or a folder of '
+        'tools/deployment/deploy.py')
     parser.add_argument(
         '--out-file',
         type=image_output,
@@ -58,13 +62,18 @@ def main(argv=None):
             f'{args.config} is not a detection config (default_scope '
             "'mmdet'): this tool draws a detector's boxes and masks; paint a "
             "segmentor's predictions with tools/test.py --show-dir")
-    from mmdet.apis import DetInferencer
-    inferencer = DetInferencer(
-        model=args.config,
-        weights=args.checkpoint,
-        device=args.device,
-        show_progress=False)
-    if args.deploy or args.fast:
+    deployed = is_deployed_dir(args.checkpoint)
+    if deployed:
+        inferencer = deployed_inferencer(
+            load_config(args.config), args.checkpoint, args.device)
+    else:
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(
+            model=args.config,
+            weights=args.checkpoint,
+            device=args.device,
+            show_progress=False)
+    if (args.deploy or args.fast) and not deployed:
         optimize_for_inference(inferencer.model,
                                'auto' if args.fast else 'fp32')
     result = inferencer(

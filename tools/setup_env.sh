@@ -97,8 +97,11 @@ else
     step "mmcv $mmcv_ver with ops installed"
 fi
 
-step "installing fasternet_mm (editable) with mmdet, mmsegmentation and test/deploy/lint extras"
-"${PIP[@]}" -q setuptools -e "$ROOT[det,seg,deploy,dev]" \
+# A stack file may name its extras in a '# extras: a,b' line.
+extras=$(sed -n 's/^# extras: *//p' "$CONSTRAINTS")
+extras=${extras:-det,seg,deploy,dev}
+step "installing fasternet_mm (editable) with the extras $extras"
+"${PIP[@]}" -q setuptools -e "$ROOT[$extras]" \
     || fail "pip could not install the project's dependencies" "read pip's message above; pins are in $CONSTRAINTS"
 "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmseg, pkg_resources, fasternet_mm" \
     || fail "the installed stack does not import" "delete $VENV and rerun"

@@ -11,6 +11,7 @@ from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import (build_runner, check_data,
                                   check_input_padding, load_config)
 from fasternet_mm.runtime.cli import CfgOptions
+from fasternet_mm.runtime.deploy import is_deployed_dir, test_deployed
 from fasternet_mm.runtime.setup_env import set_local_rank
 
 
@@ -18,7 +19,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a detector/segmentor')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file, or a folder of tools/deployment/deploy.py '
+        '(tests the exported model on its backend)')
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument(
@@ -133,6 +137,13 @@ def main(argv=None):
         raise UserInputError(f'--out {args.out!r} must be a .pkl file')
     check_input_padding(cfg)
     check_data(cfg, ['test'])
+    if is_deployed_dir(args.checkpoint):
+        test_deployed(
+            cfg,
+            args.checkpoint,
+            tta=args.tta,
+            deploy=args.deploy,
+            fast=args.fast)
     runner = build_runner(cfg)
     if args.out is not None and cfg.default_scope == 'mmdet':
         from mmdet.evaluation import DumpDetResults

@@ -17,6 +17,7 @@ import torch
 from mmengine.config import DictAction
 
 from ..errors import ConfigTypeError, ConfigValueError, UserInputError
+from .deploy import is_deployed_dir
 
 MIN_SIDE, MAX_SIDE = 32, 8192  # FasterNet's stride; far beyond any dataset
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -46,6 +47,12 @@ def file_or_url(text: str) -> str:
     """A local file that exists, or a URL / model-zoo name (checked when it
     is loaded)."""
     return text if '://' in text else existing_file(text)
+
+
+def checkpoint_or_deployed(text: str) -> str:
+    """:func:`file_or_url`, or a folder written by
+    ``tools/deployment/deploy.py``."""
+    return text if is_deployed_dir(text) else file_or_url(text)
 
 
 def image_file(text: str) -> str:

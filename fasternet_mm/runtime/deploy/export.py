@@ -1,0 +1,244 @@
+"""Export a whole detector or segmentor to an mmdeploy folder.
+
+mmdeploy 1.3.1 traces the model with its rewriters (box decoding, NMS,
+RoIAlign and the mask head in the graph; MMDetection's and MMSegmentation's
+heads), on the torch 2.1 stack; :mod:`.onnx_fixes` repairs what it gets
+wrong there. OpenVINO reads the ONNX graph (``openvino.convert_model``) and
+NNCF quantizes it for ``precision='int8'``. mmdeploy's ``export2SDK`` writes
+deploy.json, pipeline.json and detail.json, so its SDK reads the folder;
+deploy.json also holds our record (backend, precision, input range, the
+model config's hash, the classes). The folder is written next to the target
+and renamed into place when complete.
+"""
+import copy
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Optional, Tuple
+
+import mmengine
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
+from torch.torch_version import TorchVersion
+
+from ...errors import UserInputError
+from ..config import load_config
+from ..inference import choose_precision
+from .backends import Runner, require, require_tensorrt
+from .configs import (BACKENDS, META_KEY, PRECISIONS, deploy_config,
+                      input_range, model_hash)
+from .onnx_fixes import fix_graph
+
+MMDEPLOY = 'mmdeploy==1.3.1'
+STACK = ('the torch 2.1 stack (tools/setup_env.sh torch2.1, '
+         'requirements/stack-torch2.1.txt)')
+
+
+def require_mmdeploy():
+    """mmdeploy 1.3.1 exports with torch's TorchScript exporter, which it
+    calls without ``dynamo=False``: torch >= 2.2 is untested upstream and
+    torch >= 2.9 exports through dynamo, which its rewriters do not
+    survive."""
+    if TorchVersion(torch.__version__) >= (2, 2):
+        raise UserInputError(
+            f'whole-model export runs through {MMDEPLOY}, which supports '
+            f'torch <= 2.1 (this is torch {torch.__version__}); export on '
+            f'{STACK}; the exported folder then runs on either stack')
+    return require('mmdeploy', 'whole-model export')
+
+
+def resolve_precision(backend: str, precision: str) -> Tuple[str, str]:
+    """The precision to export for, and why (for the log)."""
+    if precision not in PRECISIONS:
+        raise UserInputError(f'--precision must be one of {PRECISIONS}, got '
+                             f'{precision!r}')
+    if backend == 'tensorrt':
+        if precision in ('auto', 'fp16'):
+            return 'fp16', 'fp16 (TensorRT on a CUDA GPU)'
+        if precision == 'fp32':
+            return 'fp32', 'fp32'
+        raise UserInputError(
+            f'--precision {precision} is not built for TensorRT here; use '
+            'fp16 or fp32')
+    if precision == 'int8':
+        if backend != 'openvino':
+            raise UserInputError(
+                '--precision int8 quantizes with NNCF for OpenVINO; use '
+                '--backend openvino')
+        return 'int8', 'int8 (NNCF post-training quantization)'
+    if precision == 'fp16':
+        raise UserInputError(
+            '--precision fp16 is for GPUs (--backend tensorrt); on CPU use '
+            'auto, fp32 or bf16')
+    if backend == 'onnxruntime':
+        if precision == 'bf16':
+            raise UserInputError(
+                'ONNX Runtime computes fp32 on CPU; for bf16 use --backend '
+                'openvino')
+        return 'fp32', 'fp32 (ONNX Runtime on CPU)'
+    # OpenVINO: bf16 where the CPU computes it natively, as
+    # optimize_for_inference's 'auto'.
+    dtype, why = choose_precision('cpu',
+                                  'fp32' if precision == 'fp32' else precision)
+    return ('bf16' if dtype == torch.bfloat16 else 'fp32'), why
+
+
+def _sample_image(cfg: Config) -> np.ndarray:
+    """A random BGR image the size the test pipeline resizes to."""
+    size = (480, 640)
+    for t in cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline:
+        scale = t.get('scale')
+        if t.get('type') == 'Resize' and isinstance(scale, (list, tuple)):
+            size = (scale[1], scale[0])
+    rng = np.random.RandomState(0)
+    return rng.randint(0, 256, (*size, 3), dtype=np.uint8)
+
+
+def calibration_inputs(cfg: Config, num: int):
+    """``num`` preprocessed images of the config's training set, through
+    the test pipeline (no augmentation)."""
+    import importlib
+    scope = cfg.default_scope
+    init_default_scope(scope)
+    registry = importlib.import_module(f'{scope}.registry')
+    dataset_cfg = cfg.train_dataloader.dataset.copy()
+    while 'dataset' in dataset_cfg:  # RepeatDataset and friends
+        dataset_cfg = dataset_cfg.dataset
+    dataset_cfg.pipeline = cfg.test_dataloader.dataset.pipeline
+    dataset = registry.DATASETS.build(dataset_cfg)
+    preprocessor = registry.MODELS.build(cfg.model.data_preprocessor)
+    for i in range(min(num, len(dataset))):
+        batch = preprocessor(pseudo_collate([dataset[i]]), False)
+        yield batch['inputs'].numpy()
+
+
+def _to_openvino(work: str, precision: str, cfg: Config,
+                 calib_images: int) -> str:
+    ov = require('openvino', '--backend openvino')
+    model = ov.convert_model(osp.join(work, 'end2end.onnx'))
+    if precision == 'int8':
+        nncf = require('nncf', '--precision int8')
+        data = list(calibration_inputs(cfg, calib_images))
+        if not data:
+            raise UserInputError('--precision int8: the config\'s training '
+                                 'set has no images to calibrate with')
+        model = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data))
+        how = f'int8, calibrated on {len(data)} training images'
+    else:
+        how = precision
+    ov.save_model(model, osp.join(work, 'end2end.xml'), compress_to_fp16=False)
+    return how
+
+
+def _write_meta(work: str, meta: dict) -> None:
+    path = osp.join(work, 'deploy.json')
+    info = mmengine.load(path)
+    info[META_KEY] = meta
+    mmengine.dump(info, path, sort_keys=False, indent=4)
+
+
+def _dataset_meta(checkpoint: str, cfg: Config) -> dict:
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    meta = (ckpt.get('meta') or {}).get('dataset_meta')
+    if meta is None:
+        meta = cfg.test_dataloader.dataset.get('metainfo') or {}
+    return {k: list(v) for k, v in meta.items() if k in ('classes', 'palette')}
+
+
+def export_model(config: str,
+                 checkpoint: str,
+                 work_dir: str,
+                 backend: str = 'onnxruntime',
+                 precision: str = 'auto',
+                 calib_images: int = 32,
+                 cfg_options: Optional[dict] = None) -> dict:
+    """Write the exported model of ``config`` + ``checkpoint`` to
+    ``work_dir``; returns its record (what deploy.json holds)."""
+    if backend not in BACKENDS:
+        raise UserInputError(f'--backend must be one of {BACKENDS}')
+    precision, why = resolve_precision(backend, precision)
+    if backend == 'tensorrt':
+        require_tensorrt()
+    else:
+        require(backend, f'--backend {backend}')
+    require_mmdeploy()
+    from mmdeploy.apis import torch2onnx
+    from mmdeploy.backend.sdk.export_info import export2SDK
+
+    from . import rewriters  # noqa: F401  (registers the fixes)
+    if not osp.isfile(checkpoint):
+        raise UserInputError(f'checkpoint {checkpoint!r} does not exist')
+    cfg = load_config(config, cfg_options)
+    identity = model_hash(cfg)  # before mmdeploy edits the config
+    deploy_cfg = deploy_config(cfg, backend, precision)
+    # OpenVINO reads the standard-op graph: mmdeploy's OpenVINO rewrite of
+    # the RoI extractor (ExperimentalDetectronROIFeatureExtractor) takes
+    # batch 1 only.
+    trace_cfg = deploy_config(
+        cfg, 'onnxruntime' if backend == 'openvino' else backend, precision)
+    print_log(
+        f'exporting {cfg.model.type} for {backend}, precision {why}',
+        logger='current')
+
+    parent = osp.dirname(osp.abspath(work_dir))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(
+        prefix=f'.{osp.basename(osp.abspath(work_dir))}.', dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(work, 0o777 & ~umask)
+    try:
+        try:
+            # a copy: mmdeploy edits the test pipeline of an array's config
+            torch2onnx(
+                _sample_image(cfg), work, 'end2end.onnx', trace_cfg,
+                copy.deepcopy(cfg), checkpoint, 'cpu')
+        except Exception as e:  # noqa: B902  (what mmdeploy cannot trace)
+            raise UserInputError(
+                f'{cfg.model.type} ({config}) cannot be exported: '
+                f'{type(e).__name__}: {str(e).strip().splitlines()[-1]}'
+            ) from e
+        fixes = fix_graph(osp.join(work, 'end2end.onnx'))
+        how = precision
+        if backend == 'openvino':
+            how = _to_openvino(work, precision, cfg, calib_images)
+        export2SDK(
+            deploy_cfg, copy.deepcopy(cfg), work, pth=checkpoint, device='cpu')
+        divisor = cfg.model.get('data_preprocessor', {}).get(
+            'pad_size_divisor', 1) if cfg.default_scope == 'mmdet' else 32
+        meta = dict(
+            backend=backend,
+            precision=precision,
+            chosen=how,
+            why=why,
+            config=config,
+            model_hash=identity,
+            scope=cfg.default_scope,
+            output_names=list(deploy_cfg.onnx_config.output_names),
+            input_range=input_range(backend, max(divisor, 1)),
+            input='normalized float32 NCHW (the config\'s data '
+            'preprocessor: mean/std, RGB order, padding)',
+            dataset_meta=_dataset_meta(checkpoint, cfg),
+            onnx_fixes=fixes,
+            torch=torch.__version__)
+        _write_meta(work, meta)
+        if backend != 'tensorrt':  # the network loads and runs
+            Runner(work, meta)(np.zeros((2, 3, 64, 96), np.float32))
+        if osp.exists(work_dir):
+            old = work + '.old'
+            os.rename(work_dir, old)
+            os.rename(work, work_dir)
+            shutil.rmtree(old)
+        else:
+            os.rename(work, work_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_log(
+        f'exported to {work_dir}: {backend}, {how}; ONNX fixes {fixes}',
+        logger='current')
+    return meta

@@ -1,0 +1,42 @@
+"""Fixes to mmdeploy 1.3.1's rewriters, through its public registry.
+
+Imported by :mod:`.export`; each fix is pinned by a test in
+``tests/test_runtime/test_deploy/test_rewriters.py``.
+
+* ``adaptive_avg_pool2d``: mmdeploy replaces it by an ``avg_pool2d`` whose
+  kernel is computed from the size seen while tracing, so a dynamic-shape
+  graph pools every other input size wrongly (UperNet's and PSPNet's
+  pyramid pooling; a 4x4 map traced for 6 bins fails outright, "stride
+  should not be zero"). Here it is PyTorch's own definition written with
+  traced sizes (bin ``i`` of ``n`` over ``size`` averages
+  ``floor(i*size/n) .. ceil((i+1)*size/n)``) as two averaging matrices, so
+  any input size pools as PyTorch does.
+"""
+import torch
+from mmdeploy.core import FUNCTION_REWRITER
+from mmdeploy.utils import IR
+from torch.nn.modules.utils import _pair
+
+
+def _bin_matrix(size, bins: int, like: torch.Tensor) -> torch.Tensor:
+    """(bins, size) weights that average each adaptive-pooling bin."""
+    i = torch.arange(bins, device=like.device)
+    start = torch.div(i * size, bins, rounding_mode='floor')
+    end = torch.div((i + 1) * size + bins - 1, bins, rounding_mode='floor')
+    pos = torch.arange(size, device=like.device)[None]
+    inside = (pos >= start[:, None]) & (pos < end[:, None])
+    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
+
+
+@FUNCTION_REWRITER.register_rewriter(
+    func_name='torch.nn.functional.adaptive_avg_pool2d', ir=IR.ONNX)
+def adaptive_avg_pool2d__dynamic(input, output_size):
+    """``adaptive_avg_pool2d`` that follows the input size of the graph."""
+    ctx = FUNCTION_REWRITER.get_context()
+    out_h, out_w = _pair(output_size)
+    if out_h == out_w == 1:
+        return ctx.origin_func(input, 1)
+    h, w = input.shape[2:]
+    rows = _bin_matrix(h, out_h, input)
+    cols = _bin_matrix(w, out_w, input)
+    return torch.matmul(torch.matmul(rows, input), cols.t())

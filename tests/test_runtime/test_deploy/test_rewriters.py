@@ -1,0 +1,60 @@
+"""Our fixes to mmdeploy's rewriters (torch 2.1 stack, where it exports)."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+pytest.importorskip(
+    'mmdeploy', reason='mmdeploy 1.3.1 is installed on the torch 2.1 stack')
+
+
+class Pyramid(torch.nn.Module):
+    """Pyramid pooling as UperNet's and PSPNet's heads do it."""
+
+    def forward(self, x):
+        return torch.cat([
+            F.interpolate(
+                F.adaptive_avg_pool2d(x, s), x.shape[2:], mode='bilinear')
+            for s in (1, 2, 3, 6)
+        ], 1)
+
+
+def export_dynamic(path):
+    from mmdeploy.core import RewriterContext
+    from mmdeploy.utils import IR
+
+    import fasternet_mm.runtime.deploy.rewriters  # noqa: F401
+    cfg = Config(
+        dict(
+            onnx_config=dict(type='onnx', input_shape=None),
+            backend_config=dict(type='onnxruntime'),
+            codebase_config=dict(type='mmseg', task='Segmentation')))
+    with RewriterContext(cfg=cfg, backend='onnxruntime', ir=IR.ONNX), \
+            torch.no_grad():
+        torch.onnx.export(
+            Pyramid(),
+            torch.rand(1, 2, 12, 12),
+            path,
+            input_names=['x'],
+            output_names=['y'],
+            opset_version=11,
+            dynamic_axes=dict(x={
+                0: 'n',
+                2: 'h',
+                3: 'w'
+            }))
+
+
+def test_pyramid_pooling_follows_the_input_size(tmp_path):
+    """mmdeploy alone bakes the pooling kernel of the traced 12x12 input
+    into the graph: any other size pools wrongly."""
+    path = str(tmp_path / 'pyramid.onnx')
+    export_dynamic(path)
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    for shape in ((1, 2, 12, 12), (2, 2, 20, 33), (1, 2, 4, 4)):
+        x = torch.rand(*shape)
+        got = session.run(None, dict(x=x.numpy()))[0]
+        np.testing.assert_allclose(
+            got, Pyramid()(x).numpy(), rtol=1e-5, atol=1e-5)
