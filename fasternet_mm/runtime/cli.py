@@ -17,7 +17,6 @@ import torch
 from mmengine.config import DictAction
 
 from ..errors import ConfigTypeError, ConfigValueError, UserInputError
-from .deploy import is_deployed_dir
 
 MIN_SIDE, MAX_SIDE = 32, 8192  # FasterNet's stride; far beyond any dataset
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -47,6 +46,12 @@ def file_or_url(text: str) -> str:
     """A local file that exists, or a URL / model-zoo name (checked when it
     is loaded)."""
     return text if '://' in text else existing_file(text)
+
+
+def is_deployed_dir(path: str) -> bool:
+    """Whether ``path`` is a folder written by ``tools/deployment/deploy.py``
+    (mmdeploy's layout, with its ``deploy.json``)."""
+    return osp.isdir(path) and osp.isfile(osp.join(path, 'deploy.json'))
 
 
 def checkpoint_or_deployed(text: str) -> str:

@@ -41,10 +41,6 @@ def load_meta(deploy_dir: str, cfg: Optional[Config] = None) -> dict:
     return meta
 
 
-def is_deployed_dir(path: str) -> bool:
-    return osp.isdir(path) and osp.isfile(osp.join(path, 'deploy.json'))
-
-
 @MODELS.register_module()
 class DeployedModel(BaseModel):
     """A model of ``deploy_dir`` exported from the model config ``model``.
