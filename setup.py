@@ -44,9 +44,8 @@ setup(
         'deploy': ['onnx', 'onnxruntime'],
         # Whole-model deployment (tools/deployment/deploy.py); installed on
         # the torch 2.1 stack only (requirements/stack-torch2.1.txt).
-        'mmdeploy': [
-            'mmdeploy==1.3.1', 'mmdeploy-runtime==1.3.1', 'openvino', 'nncf'
-        ],
+        'mmdeploy':
+        ['mmdeploy==1.3.1', 'mmdeploy-runtime==1.3.1', 'openvino', 'nncf'],
         'dev': ['pytest', 'matplotlib', 'flake8', 'isort', 'yapf', 'vermin'],
     },
     zip_safe=False,
