@@ -133,7 +133,7 @@ def check_cfg_options(cfg, options: Optional[dict]) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or (isinstance(current, int) and isinstance(value, float)
-                    and not value.is_integer()):
+                    and value % 1):
             kind = 'an integer' if isinstance(current, int) else 'a number'
             raise ConfigTypeError(
                 f'--cfg-options {key}={value}: {key} is {kind} in the config '
