@@ -26,11 +26,12 @@ def coco_copy(tiny_coco, tmp_path):
 
 
 def det_config(root):
+    # The options that are paths (strings), as the command line gives them.
     return load_config(
         DET_DEMO_CONFIG,
         cfg_options=dict(
             o.split('=', 1) for o in coco_options(str(root))
-            if 'num_workers' not in o and 'persistent' not in o))
+            if '/' in o.split('=', 1)[1]))
 
 
 def edit_train_annotations(root, edit):
