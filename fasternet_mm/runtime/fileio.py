@@ -142,9 +142,13 @@ def lock_work_dir(work_dir: str):
             f'another training run (pid {owner}) is using the work dir '
             f'{work_dir}: both would write the same checkpoints and '
             'last_checkpoint; give this run its own --work-dir')
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
+    try:
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+    except OSError as e:
+        handle.close()
+        raise DiskWriteError(f'cannot write {path}: {e.strerror}') from e
     _HELD[path] = handle
     return handle
 

@@ -38,7 +38,7 @@ class CheckedTransform:
         except Exception as e:  # noqa: B902  (any failure on one sample)
             raise DataError(
                 f'{name} failed on {_files(results)}: {type(e).__name__}: '
-                f'{e}; replace or remove the file (or its entry in the '
+                f'{" ".join(str(e).split())}; replace or remove the file (or its entry in the '
                 'annotation file), or fix the transform\'s settings') from None
         if isinstance(out, dict) and self.num_classes and \
                 'gt_seg_map' in out:
