@@ -36,9 +36,10 @@ class CheckedTransform:
         except UserInputError:
             raise
         except Exception as e:  # noqa: B902  (any failure on one sample)
+            reason = ' '.join(str(e).split())  # cv2's end in newlines
             raise DataError(
                 f'{name} failed on {_files(results)}: {type(e).__name__}: '
-                f'{" ".join(str(e).split())}; replace or remove the file (or its entry in the '
+                f'{reason}; replace or remove the file (or its entry in the '
                 'annotation file), or fix the transform\'s settings') from None
         if isinstance(out, dict) and self.num_classes and \
                 'gt_seg_map' in out:
