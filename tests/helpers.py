@@ -22,30 +22,72 @@ def load_tool(name):
     return module
 
 
-def tool_env(**extra):
+def tool_env(*paths, **extra):
     """The environment for a tool's process: this checkout first on the
-    path (not another checkout's editable install), warnings off."""
+    path (not another checkout's editable install), then ``paths`` (e.g. a
+    test folder whose hooks a config imports), warnings off; ``PYTHON`` is
+    this interpreter, for the shell launchers (tools/dist_*.sh, the demos).
+    """
     path = os.pathsep.join(
-        filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')]))
-    return dict(os.environ, PYTHONPATH=path, PYTHONWARNINGS='ignore', **extra)
+        filter(None, [REPO_ROOT, *paths,
+                      os.environ.get('PYTHONPATH')]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=path,
+        PYTHONWARNINGS='ignore',
+        PYTHON=sys.executable)
+    env.update(extra)
+    return env
 
 
-def run_tool(script, *args):
+# Seconds; a tool that runs longer has hung (a deadlocked rank, a worker
+# that never returns): the test fails instead of the session hanging. The
+# longest runs (the demo scripts) take a few minutes on 2 busy CPU cores.
+TOOL_TIMEOUT = 900
+
+
+def _run(cmd, check, env, pythonpath):
+    """Run ``cmd`` from the checkout's root in :func:`tool_env` (``env``
+    adds variables, ``pythonpath`` folders); with ``check`` a non-zero exit
+    fails the test with the output's end. The ``CompletedProcess``."""
+    proc = subprocess.run([str(c) for c in cmd],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=tool_env(*pythonpath, **(env or {})),
+                          timeout=TOOL_TIMEOUT)
+    if check:
+        assert proc.returncode == 0, (f'exit {proc.returncode}\n' +
+                                      proc.stdout[-3000:] +
+                                      proc.stderr[-3000:])
+    return proc
+
+
+def run_tool(script, *args, check=True, env=None, pythonpath=()):
     """Run ``tools/<script>`` as users do, in a fresh process.
 
-    Returns stdout and stderr; a non-zero exit fails the test with both.
+    By default a non-zero exit fails the test with the output, and the
+    result is stdout and stderr together; ``check=False`` returns the
+    ``subprocess.CompletedProcess`` whatever the exit status, for tests of
+    failing runs. ``env``: more environment variables (see
+    :func:`tool_env`); ``pythonpath``: folders the process imports from,
+    e.g. a test folder with hooks that a test config names.
     (In one process, mmengine's instance registry would hand a test run the
     training run's visualizer, named 'visualizer' by the configs.)
     """
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join(REPO_ROOT, 'tools', script), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=tool_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+    proc = _run([sys.executable,
+                 osp.join(REPO_ROOT, 'tools', script), *args], check, env,
+                pythonpath)
+    return proc.stdout + proc.stderr if check else proc
+
+
+def run_launcher(script, *args, check=True, env=None, pythonpath=()):
+    """Run the shell launcher ``tools/<script>`` (``dist_train.sh``,
+    ``dist_test.sh``, ``demo/det_demo.sh``) with bash, as users do; it
+    starts ``$PYTHON``, this interpreter. Returns as :func:`run_tool`."""
+    proc = _run(['bash', osp.join(REPO_ROOT, 'tools', script), *args], check,
+                env, pythonpath)
+    return proc.stdout + proc.stderr if check else proc
 
 
 # The authors' release (../shared/docs/fasternet-reference.md): the configs

@@ -240,9 +240,9 @@ def test_config_imports_the_runtime_and_lists_its_run_hooks(row, load_cfg):
     assert cfg.custom_imports == dict(
         imports=['fasternet_mm.runtime'], allow_failed_imports=False)
     # The recipe's own hooks first and in their order, then fasternet_mm's.
+    hooks = [h.type for h in cfg.custom_hooks]
     recipe = FAMILIES[row.family].recipe_hooks
-    assert [h.type for h in cfg.custom_hooks] == [*recipe, *FASTERNET_HOOKS
-                                                  ], 'recipe hooks, then ours'
+    assert hooks == [*recipe, *FASTERNET_HOOKS], 'the recipe hooks, then ours'
     check_run_hooks(cfg)  # what build_runner asks, under every tool
     # The recipe's plain CheckpointHook: AtomicSaveHook makes it atomic.
     assert cfg.default_hooks.checkpoint.type == 'CheckpointHook'
@@ -279,7 +279,7 @@ def test_backbone_starts_from_the_official_release_or_demos_from_scratch(
 
 
 @pytest.mark.parametrize('row', rows())
-def test_heads_read_the_backbone_widths_and_predict_the_sets_classes(
+def test_heads_read_the_backbone_widths_and_predict_the_data_sets_classes(
         row, load_cfg):
     model = load_cfg(row.file).model
     assert neck_widths(model) == row.widths
@@ -344,11 +344,11 @@ def test_model_builds_and_its_levels_have_the_heads_strides(row, load_cfg):
     strides = FAMILIES[row.family].strides
     with torch.no_grad():
         feats = model.extract_feat(torch.zeros(1, 3, 128, 160))
-    assert [tuple(f.shape[-2:]) for f in feats
-            ] == [(math.ceil(128 / s), math.ceil(160 / s)) for s in strides]
+    expected = [(math.ceil(128 / s), math.ceil(160 / s)) for s in strides]
+    assert [tuple(f.shape[-2:]) for f in feats] == expected
     head = model.rpn_head if hasattr(model, 'rpn_head') else model.bbox_head
-    assert [tuple(s)
-            for s in head.prior_generator.strides] == [(s, s) for s in strides]
+    priors = [tuple(s) for s in head.prior_generator.strides]
+    assert priors == [(s, s) for s in strides]
 
 
 def det_batch(num_classes, size, masks):
@@ -427,8 +427,9 @@ def test_one_training_step_reaches_every_parameter_and_the_model_predicts(
     assert data['inputs'].shape[-2:] == (64, 64)
     losses = model.loss(data['inputs'], data['data_samples'])
     assert set(losses) == family.losses
-    loss, _ = model.parse_losses(losses)
+    loss, log_vars = model.parse_losses(losses)
     assert torch.isfinite(loss)
+    assert all(math.isfinite(v) for v in log_vars.values()), log_vars
     optim_wrapper.backward(loss)
     # DDP (find_unused_parameters=False) needs a gradient for every one.
     assert [

@@ -3,12 +3,10 @@ import filecmp
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from helpers import REPO_ROOT
+from helpers import run_tool
 from pycocotools.coco import COCO
 
 from fasternet_mm.demo import (COCO_DEMO_CLASSES, coco_demo_exists,
@@ -118,18 +116,16 @@ def test_bad_sizes_are_rejected(tmp_path):
 
 
 def test_cli_shows_progress_and_keeps_an_existing_set(tmp_path):
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_data.py'), 'coco',
+    args = [
+        'coco',
         str(tmp_path), '--num-train', '4', '--num-val', '2', '--img-size', '64'
     ]
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    first = run_tool('misc/make_demo_data.py', *args, check=False)
     assert first.returncode == 0, first.stderr
     assert 'coco_demo train' in first.stderr and '4/4' in first.stderr
     assert 'wrote 4 train + 2 val images' in first.stdout
     stamp = os.stat(tmp_path / 'annotations/instances_train2017.json')
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    second = run_tool('misc/make_demo_data.py', *args, check=False)
     assert second.returncode == 0 and 'exists, keeping it' in second.stdout
     assert os.stat(tmp_path / 'annotations/instances_train2017.json'
                    ).st_mtime_ns == stamp.st_mtime_ns

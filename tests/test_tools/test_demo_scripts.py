@@ -6,27 +6,18 @@ Here on tiny generated sets (DATA_ROOT) with a shortened schedule
 (CFG_OPTIONS); the full demos are timed in the README.
 """
 import glob
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import run_launcher
 
 from fasternet_mm.demo import make_ade20k_demo
 
 
 def run_demo(script, **env):
-    proc = subprocess.run(['bash', f'tools/demo/{script}'],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          env=dict(
-                              os.environ,
-                              PYTHON=sys.executable,
-                              PYTHONWARNINGS='ignore',
-                              **env))
+    """The demo's stdout: its steps and results (the tools' progress bars
+    and warnings go to stderr)."""
+    proc = run_launcher(f'demo/{script}', check=False, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 

@@ -14,15 +14,13 @@ SGD, not the configs' AdamW: Adam's first steps move every weight by about
 lr whatever the gradient's size, which hides how close the gradients are.
 """
 import json
-import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, run_launcher,
+                     run_tool)
 
 HERE = osp.dirname(osp.abspath(__file__))
 SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
@@ -79,34 +77,14 @@ optim_wrapper = dict(
 
 
 def run_training(config, work_dir, options, procs, port):
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
-        PORT=str(port),
-        PYTHON=sys.executable,
-        OMP_NUM_THREADS='1')
+    """tools/train.py for one process, dist_train.sh (torchrun) for more;
+    dump_state_hook importable; the output."""
+    args = ['--work-dir', work_dir, '--cfg-options', *options]
+    run = dict(
+        env=dict(OMP_NUM_THREADS='1', PORT=str(port)), pythonpath=[HERE])
     if procs == 1:
-        cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py')]
-    else:
-        cmd = [
-            'bash',
-            osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-            str(config),
-            str(procs)
-        ]
-        config = None
-    cmd += ([str(config)] if config else []) + [
-        '--work-dir', str(work_dir), '--cfg-options', *options
-    ]
-    proc = subprocess.run(
-        cmd,
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+        return run_tool('train.py', config, *args, **run)
+    return run_launcher('dist_train.sh', config, str(procs), *args, **run)
 
 
 def float_weights(path):

@@ -2,7 +2,6 @@
 from its last checkpoint and loses nothing."""
 import glob
 import hashlib
-import os
 import os.path as osp
 import signal
 import subprocess
@@ -10,7 +9,8 @@ import sys
 import time
 
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
+from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, run_tool,
+                     tool_env)
 
 HERE = osp.dirname(osp.abspath(__file__))
 MAX_ITERS = 16
@@ -39,10 +39,8 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def train_cmd(config, work_dir, root, *extra):
+def train_args(config, work_dir, root, *extra):
     return [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'train.py'),
         str(config),
         '--work-dir',
         str(work_dir),
@@ -70,13 +68,16 @@ def test_sigkill_then_resume_auto_continues_without_loss(tiny_coco, tmp_path):
     config = tmp_path / 'resume.py'
     config.write_text(CONFIG)
     work_dir = tmp_path / 'work'
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]))
-    first = subprocess.Popen(
-        train_cmd(config, work_dir, tiny_coco),
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    # Started (and killed) by hand: run_tool waits for the end.
+    first = subprocess.Popen([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'),
+        *train_args(config, work_dir, tiny_coco)
+    ],
+                             cwd=REPO_ROOT,
+                             env=tool_env(HERE),
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not (work_dir / 'last_checkpoint').exists():
         assert first.poll() is None, 'training ended before a checkpoint'
@@ -97,16 +98,11 @@ def test_sigkill_then_resume_auto_continues_without_loss(tiny_coco, tmp_path):
     assert len(first_logs) == 1
     ckpts = {p: sha256(p) for p in glob.glob(str(work_dir / 'iter_*.pth'))}
 
-    second = subprocess.run(
-        train_cmd(config, work_dir, tiny_coco, '--resume'),
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert f'resumed epoch: 0, iter: {saved_iter}' in second.stdout + \
-        second.stderr
+    out = run_tool(
+        'train.py',
+        *train_args(config, work_dir, tiny_coco, '--resume'),
+        pythonpath=[HERE])
+    assert f'resumed epoch: 0, iter: {saved_iter}' in out
 
     resumed = torch.load(work_dir / 'before_train_rank0.pth')
     assert resumed['iter'] == saved_iter

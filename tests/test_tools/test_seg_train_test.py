@@ -6,13 +6,12 @@ saved checkpoint (also with --deploy and --fast) and paints the predictions.
 """
 import glob
 import json
-import os
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO_ROOT, run_tool
+from helpers import REPO_ROOT, run_launcher, run_tool
 
 from fasternet_mm.demo import ADE20K_DEMO_CLASSES, make_ade20k_demo
 
@@ -118,31 +117,21 @@ def test_test_tool_fast_mode_keeps_miou(trained, tmp_path):
 def test_fast_mode_under_dist_test_matches_one_process(trained, tmp_path):
     """dist_test.sh --fast: the hook acts in before_test on each rank; two
     processes evaluate the same mIoU as one."""
-    import subprocess
-    import sys
     root, train_dir = trained
     ckpt = osp.join(train_dir, f'iter_{ITERS}.pth')
     args = ['--fast', '--cfg-options', *data_options(root)]
     single = str(tmp_path / 'single')
     run_tool('test.py', DEMO_CONFIG, ckpt, '--work-dir', single, *args)
     dist = str(tmp_path / 'dist')
-    proc = subprocess.run([
-        'bash',
-        osp.join(REPO_ROOT, 'tools', 'dist_test.sh'), DEMO_CONFIG, ckpt, '2',
-        '--work-dir', dist, *args
-    ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=600,
-                          env=dict(
-                              os.environ,
-                              PYTHON=sys.executable,
-                              PORT='29521',
-                              OMP_NUM_THREADS='1',
-                              PYTHONWARNINGS='ignore'))
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+    log = run_launcher(
+        'dist_test.sh',
+        DEMO_CONFIG,
+        ckpt,
+        '2',
+        '--work-dir',
+        dist,
+        *args,
+        env=dict(PORT='29521', OMP_NUM_THREADS='1'))
     assert 'optimized for inference: ' in log, log[-3000:]  # rank 0 logs
     assert last_metrics(dist)['mIoU'] == pytest.approx(
         last_metrics(single)['mIoU'], abs=0.01)

@@ -5,14 +5,12 @@ import json
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
-                     tool_env)
+                     run_tool)
 from PIL import Image
 
 from fasternet_mm.errors import DataError
@@ -22,14 +20,7 @@ SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
 
 
 def run_train(*args):
-    return subprocess.run(
-        [sys.executable,
-         osp.join(REPO_ROOT, 'tools', 'train.py'), *args],
-        cwd=REPO_ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=600)
+    return run_tool('train.py', *args, check=False)
 
 
 def last_line(proc):
@@ -129,15 +120,13 @@ def test_checked_persistent_workers_run_past_the_first_epoch(tmp_path):
     make_ade20k_demo(
         str(root), num_train=2, num_val=1, img_size=64, progress=False)
     work = tmp_path / 'work'
-    proc = run_train(SEG_DEMO_CONFIG, '--work-dir', str(work), '--cfg-options',
-                     f'train_dataloader.dataset.data_root={root}',
-                     f'val_dataloader.dataset.data_root={root}',
-                     'train_dataloader.num_workers=2',
-                     'train_dataloader.persistent_workers=True',
-                     'train_dataloader.batch_size=2', 'train_cfg.max_iters=8',
-                     'train_cfg.val_interval=8',
-                     'default_hooks.checkpoint.interval=8')
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_tool('train.py', SEG_DEMO_CONFIG, '--work-dir', str(work),
+             '--cfg-options', f'train_dataloader.dataset.data_root={root}',
+             f'val_dataloader.dataset.data_root={root}',
+             'train_dataloader.num_workers=2',
+             'train_dataloader.persistent_workers=True',
+             'train_dataloader.batch_size=2', 'train_cfg.max_iters=8',
+             'train_cfg.val_interval=8', 'default_hooks.checkpoint.interval=8')
     assert (work / 'iter_8.pth').is_file()
 
 

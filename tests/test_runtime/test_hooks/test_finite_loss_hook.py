@@ -1,14 +1,12 @@
 """A run whose loss or weights turn NaN stops with an error and a non-zero
 exit, before it saves a checkpoint of them, on every rank."""
 import glob
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
+                     run_launcher, run_tool)
 
 from fasternet_mm.errors import ConfigValueError
 
@@ -19,7 +17,7 @@ COMMON = """
 custom_imports = dict(
     imports=['fasternet_mm.runtime', 'inject_nan_hook'],
     allow_failed_imports=False)
-custom_hooks = [*_base_.custom_hooks,
+custom_hooks = [*_base_.custom_hooks,  # FiniteLossHook among them
                 dict(type='InjectNaNHook', at=2, what={what!r},
                      ranks={ranks})]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3)
@@ -33,20 +31,16 @@ default_hooks = dict(
 """
 
 
-def run(cmd, extra_env=None):
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
-        PYTHONWARNINGS='ignore',
-        OMP_NUM_THREADS='1',
-        **(extra_env or {}))
-    return subprocess.run(
-        cmd,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
+def train(*args, launcher=None, env=None):
+    """tools/train.py (or ``launcher``, e.g. dist_train.sh) with this
+    folder's inject_nan_hook importable; the finished process."""
+    options = dict(
+        check=False,
+        env=dict(OMP_NUM_THREADS='1', **(env or {})),
+        pythonpath=[HERE])
+    if launcher:
+        return run_launcher(launcher, *args, **options)
+    return run_tool('train.py', *args, **options)
 
 
 def write_config(tmp_path, base, what, ranks=(0, )):
@@ -84,12 +78,8 @@ def check_stopped_before_saving(proc, work_dir, ranks=1):
 def test_nan_stops_detection_training_with_exit_1(tiny_coco, tmp_path, what):
     config = write_config(tmp_path, DET_DEMO_CONFIG, what)
     work_dir = tmp_path / 'work'
-    proc = run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'train.py'),
-        str(config), '--work-dir',
-        str(work_dir), '--cfg-options', *det_options(tiny_coco)
-    ])
+    proc = train(config, '--work-dir', work_dir, '--cfg-options',
+                 *det_options(tiny_coco))
     assert proc.returncode == 1
     check_stopped_before_saving(proc, work_dir)
     if what == 'weights':
@@ -103,16 +93,11 @@ def test_nan_stops_segmentation_training(tmp_path):
         str(root), num_train=2, num_val=1, img_size=64, progress=False)
     config = write_config(tmp_path, SEG_DEMO_CONFIG, 'weights')
     work_dir = tmp_path / 'work'
-    proc = run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'train.py'),
-        str(config), '--work-dir',
-        str(work_dir), '--cfg-options',
-        f'train_dataloader.dataset.data_root={root}',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        'train_dataloader.batch_size=2'
-    ])
+    proc = train(config, '--work-dir', work_dir, '--cfg-options',
+                 f'train_dataloader.dataset.data_root={root}',
+                 'train_dataloader.num_workers=0',
+                 'train_dataloader.persistent_workers=False',
+                 'train_dataloader.batch_size=2')
     assert proc.returncode == 1
     check_stopped_before_saving(proc, work_dir)
 
@@ -122,12 +107,15 @@ def test_nan_on_one_rank_stops_every_rank(tiny_coco, tmp_path):
     # too, at the same iteration, instead of waiting in the next all-reduce.
     config = write_config(tmp_path, DET_DEMO_CONFIG, 'loss', ranks=(1, ))
     work_dir = tmp_path / 'work'
-    proc = run([
-        'bash',
-        osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-        str(config), '2', '--work-dir',
-        str(work_dir), '--cfg-options', *det_options(tiny_coco, 1)
-    ], dict(PORT='29521', PYTHON=sys.executable))
+    proc = train(
+        config,
+        '2',
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *det_options(tiny_coco, 1),
+        launcher='dist_train.sh',
+        env=dict(PORT='29521'))
     check_stopped_before_saving(proc, work_dir, ranks=2)
     assert '(1 of 2 rank(s))' in proc.stderr
 
