@@ -5,12 +5,14 @@ import json
 import os.path as osp
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
-                     run_tool)
+                     run_tool, tool_env)
 from PIL import Image
 
 from fasternet_mm.errors import DataError
