@@ -69,7 +69,7 @@ def test_fast_inference_hook_folds_the_detector_before_test(precision):
     model = MODELS.build(Config.fromfile(DET_DEMO_CONFIG).model)
     hook = HOOKS.build(dict(type='FastInferenceHook', precision=precision))
     assert isinstance(hook, FastInferenceHook)
-    hook.before_test(SimpleNamespace(model=model))  # reads runner.model only
+    hook.before_test(SimpleNamespace(model=model, hooks=[]))  # no EMA here
     assert model.backbone.deploy
     assert not any(
         isinstance(m, _BatchNorm) for m in model.backbone.stages.modules())
@@ -89,7 +89,7 @@ def test_fast_inference_hook_folds_other_backbones_through_mmcv():
     cfg.neck.in_channels = [64, 128, 256, 512]
     model = MODELS.build(cfg).eval()
     HOOKS.build(dict(type='FastInferenceHook', precision='fp32')).before_test(
-        SimpleNamespace(model=model))
+        SimpleNamespace(model=model, hooks=[]))
     assert not any(isinstance(m, _BatchNorm) for m in model.modules())
     assert model._fasternet_mm_inference.endswith('20 norms folded, 8 mmcv '
                                                   'ops fed fp32 NCHW')

@@ -66,6 +66,12 @@ FAMILIES = {
         80, masks=True, strides=(8, 16, 32),
         recipe_hooks=('EMAHook', 'PipelineSwitchHook'),
         decay_on_norms=False),  # the recipe's norm_decay_mult=0
+    'rtmdet': Family(
+        'mmdet', 'RTMDet', (1, 2, 3), 'SyncBN', dict(metric='bbox'),
+        frozenset({'loss_cls', 'loss_bbox'}),
+        80, strides=(8, 16, 32),
+        recipe_hooks=('EMAHook', 'PipelineSwitchHook'),
+        decay_on_norms=False),  # the recipe's norm_decay_mult=0
     'upernet': Family(
         'mmseg', 'EncoderDecoder', (0, 1, 2, 3), 'SyncBN',
         dict(iou_metrics=['mIoU']),
@@ -168,6 +174,16 @@ ROWS = [
     Row('demo/rtmdet_ins_fasternet_t1_coco_demo.py', 'rtmdet_ins', 't1',
         T1[1:], dict(RTMDET, lr=4e-3), 0., dict(max_epochs=12),
         batch_size=8, base_batch_size=8),
+    # RTMDet (real time): T0 on the tiny recipe, T1 on s, T2 on m, each with
+    # the CSPNeXt neck and with the PConv neck; the RTMDet-Ins recipe's
+    # settings (test_rtmdet_configs.py has the family's own checks).
+    *[Row(f'rtmdet_fasternet_{a}{neck}.py', 'rtmdet', a, w[1:], RTMDET, dpr,
+          E300, batch_size=32, base_batch_size=None)
+      for a, w, dpr in (('t0', C, 0.), ('t1', T1, .05), ('t2', T2, .1))
+      for neck in ('', '_pconv_neck')],
+    Row('demo/rtmdet_fasternet_t0_coco_demo.py', 'rtmdet', 't0', C[1:],
+        dict(RTMDET, lr=4e-3), 0., dict(max_epochs=12), batch_size=8,
+        base_batch_size=8),
     # UperNet on ADE20K, 160k iterations; T0-T2 keep their ImageNet drop
     # path rates (the Mask R-CNN T1, T2 configs use more).
     Row('upernet_fasternet_t0_ade20k.py', 'upernet', 't0', C,
