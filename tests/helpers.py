@@ -125,3 +125,14 @@ def coco_options(root, batch_size=2):
     return opts + [
         f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
     ]
+
+
+def parse_options(options):
+    """``--cfg-options`` strings as the tools parse them (mmengine's
+    ``DictAction``: numbers and booleans typed), for in-process calls."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options

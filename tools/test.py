@@ -120,6 +120,14 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
     cfg.load_from = args.checkpoint
+    check_input_padding(cfg)
+    if is_deployed_dir(args.checkpoint):  # another config's: refused here
+        test_deployed(
+            cfg,
+            args.checkpoint,
+            tta=args.tta,
+            deploy=args.deploy,
+            fast=args.fast)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
@@ -135,15 +143,7 @@ def main(argv=None):
     if args.out is not None and cfg.default_scope == 'mmdet' and \
             not args.out.endswith(('.pkl', '.pickle')):
         raise UserInputError(f'--out {args.out!r} must be a .pkl file')
-    check_input_padding(cfg)
     check_data(cfg, ['test'])
-    if is_deployed_dir(args.checkpoint):
-        test_deployed(
-            cfg,
-            args.checkpoint,
-            tta=args.tta,
-            deploy=args.deploy,
-            fast=args.fast)
     runner = build_runner(cfg)
     if args.out is not None and cfg.default_scope == 'mmdet':
         from mmdet.evaluation import DumpDetResults

@@ -1,11 +1,10 @@
 """Run set-up: the config decides which run hooks run; build_runner checks
 them and adds none."""
-import argparse
 import os.path as osp
 
 import pytest
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options
-from mmengine.config import Config, DictAction
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, parse_options
+from mmengine.config import Config
 
 from fasternet_mm.errors import ConfigValueError
 from fasternet_mm.runtime import build_runner, load_config
@@ -46,10 +45,7 @@ def test_scoped_hook_names_count():
 def test_build_runner_adds_no_hook(tmp_path, tiny_coco):
     """The runner gets the config's hooks, as under MMDetection's own
     tools: the same config behaves the same under every tool."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    options = parser.parse_args(['--cfg-options',
-                                 *coco_options(tiny_coco)]).cfg_options
+    options = parse_options(coco_options(tiny_coco))
     cfg = load_config(DET_DEMO_CONFIG, options, work_dir=str(tmp_path))
     runner = build_runner(cfg)
     ours = [

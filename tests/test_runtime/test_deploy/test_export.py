@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import REPO_ROOT, coco_options, run_tool, tool_env
+from helpers import REPO_ROOT, coco_options, parse_options, run_tool, tool_env
 
 pytest.importorskip(
     'mmdeploy',
@@ -185,7 +185,7 @@ def test_every_pytorch_detection_has_its_deployed_twin(exported,
 
     from fasternet_mm.runtime import build_model_from_cfg, load_config
     from fasternet_mm.runtime.deploy import DeployedModel
-    options = dict(o.split('=', 1) for o in coco_options(tiny_coco))
+    options = parse_options(coco_options(tiny_coco))
     cfg = load_config(DET, options)
     model = build_model_from_cfg(cfg)
     load_checkpoint(model, det_checkpoint, map_location='cpu')
