@@ -30,9 +30,12 @@ lint: env
 	@$(PY) -m yapf --diff --recursive $(SRC)
 	@.venv/bin/vermin --target=3.8- --no-tips --violations --quiet fasternet_mm tools tests setup.py
 
+# End-to-end runs of the tools (marker e2e, pytest.ini) run on one stack,
+# the torch 2.1 one; `make test-current E2E=1` runs them here too.
+E2E ?=
 test-current: env
-	@echo "== test suite on the current stack (.venv)"
-	@$(PY) -m pytest tests
+	@echo "== test suite on the current stack (.venv)$(if $(E2E),, without e2e)"
+	@$(PY) -m pytest tests $(if $(E2E),,-m "not e2e")
 
 test-torch2.1: env-torch2.1
 	@echo "== test suite on the torch 2.1 stack (.venv-torch2.1)"

@@ -15,8 +15,9 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 def data_batch(scope: str,
                shape: Sequence[int],
                device: Union[str, torch.device] = 'cpu',
-               random: bool = True) -> dict:
-    """One ``H x W`` uint8 image (seeded random, or zeros) with the
+               random: bool = True,
+               seed: int = 0) -> dict:
+    """One ``H x W`` uint8 image (random from ``seed``, or zeros) with the
     metainfo heads read, as ``model.test_step`` and the data preprocessor
     take it."""
     if scope == 'mmseg':
@@ -25,7 +26,7 @@ def data_batch(scope: str,
         from mmdet.structures import DetDataSample as DataSample
     h, w = shape
     if random:
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator().manual_seed(seed)
         img = torch.randint(
             0, 256, (3, h, w), dtype=torch.uint8, generator=gen)
     else:

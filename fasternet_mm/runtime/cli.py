@@ -42,6 +42,17 @@ def existing_file(text: str) -> str:
     return text
 
 
+def positive_int(text: str) -> int:
+    """A count: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer')
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} is not a positive count')
+    return value
+
+
 def file_or_url(text: str) -> str:
     """A local file that exists, or a URL / model-zoo name (checked when it
     is loaded)."""

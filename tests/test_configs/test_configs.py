@@ -262,6 +262,8 @@ def test_config_imports_the_runtime_and_lists_its_run_hooks(row, load_cfg):
     check_run_hooks(cfg)  # what build_runner asks, under every tool
     # The recipe's plain CheckpointHook: AtomicSaveHook makes it atomic.
     assert cfg.default_hooks.checkpoint.type == 'CheckpointHook'
+    # no helper variable of a base file (e.g. the release URL) leaks in
+    assert [k for k in cfg if k.startswith('_')] == []
 
 
 @pytest.mark.parametrize('row', rows())

@@ -13,6 +13,8 @@ from helpers import run_launcher
 
 from fasternet_mm.demo import make_ade20k_demo
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 
 def run_demo(script, **env):
     """The demo's stdout: its steps and results (the tools' progress bars

@@ -13,6 +13,8 @@ import pytest
 import torch
 from helpers import REPO_ROOT, coco_options, run_tool
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 ITERS_PER_EPOCH = 3  # 6 training images, 2 per batch
 # config -> (losses it logs, whether it predicts masks)
 FAMILIES = {

@@ -18,6 +18,8 @@ from helpers import DET_DEMO_CONFIG, coco_options, run_tool
 
 from fasternet_mm.runtime import cpu_bf16_feature
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 ITERS_PER_EPOCH = 3  # 6 training images, 2 per batch
 METRICS = [
     f'coco/{t}_mAP{s}' for t in ('bbox', 'segm')

@@ -22,6 +22,8 @@ import torch
 from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, run_launcher,
                      run_tool)
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 HERE = osp.dirname(osp.abspath(__file__))
 SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'upernet_fasternet_t0_ade20k_demo.py')

@@ -16,6 +16,8 @@ import pytest
 import torch
 from helpers import REPO_ROOT, coco_options, run_tool, tool_env
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 HERE = osp.dirname(osp.abspath(__file__))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'rtmdet_fasternet_t0_coco_demo.py')

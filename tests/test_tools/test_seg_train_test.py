@@ -15,6 +15,8 @@ from helpers import REPO_ROOT, run_launcher, run_tool
 
 from fasternet_mm.demo import ADE20K_DEMO_CLASSES, make_ade20k_demo
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                        'upernet_fasternet_t0_ade20k_demo.py')
 NUM_VAL = 3

@@ -23,6 +23,17 @@ NMS, mask pasting, resizing).
 ``--det-score-thr 0`` makes every detector run its mask head on
 ``max_per_img`` boxes, as a trained model does on a busy image.
 
+Deployed modes time the same model exported whole by
+``tools/deployment/deploy.py`` (torch 2.1 stack) and run as
+``tools/test.py CONFIG DIR`` runs it (:class:`DeployedModel`: the config's
+preprocessing, the backend's network, boxes rescaled and masks pasted to
+the image): ``onnxruntime`` (fp32), ``openvino`` (its ``auto`` precision:
+bf16 on CPUs with native bf16), ``openvino-fp32`` and ``openvino-int8``
+(NNCF, calibrated on ``--calib-images`` random images: a speed measure;
+accuracy is measured on trained models, docs/deployment.md). Their stages
+are the backend's ``network`` and ``mask_paste``. ``--export-dir`` keeps
+the exported folders and reuses them in later runs.
+
 Example (the numbers of docs/benchmarks.md)::
 
     python tools/analysis_tools/benchmark.py \\
@@ -31,15 +42,22 @@ Example (the numbers of docs/benchmarks.md)::
         --shape 800 1216 --iters 1 --warmup 1 --rounds 5 \\
         --det-shape 800 1216 --seg-shape 512 512 \\
         --out work_dirs/benchmark_cpu.json --plot docs/benchmark_cpu.png
+
+    # whole models, PyTorch against the deployed backends (torch 2.1 stack)
+    python tools/analysis_tools/benchmark.py --backbones \\
+        --model-modes eager fast onnxruntime openvino openvino-int8 \\
+        --export-dir work_dirs/benchmark_exports --iters 1 --rounds 3
 """
 import argparse
 import collections
 import copy
+import functools
 import json
 import os
 import os.path as osp
 import platform
 import statistics
+import tempfile
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -47,10 +65,13 @@ import torch
 import torch.nn as nn
 
 from fasternet_mm import FasterNet
-from fasternet_mm.errors import run_tool
+from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import (build_model_from_cfg, choose_precision,
                                   optimize_for_inference)
 from fasternet_mm.runtime.analysis import complexity, data_batch
+from fasternet_mm.runtime.cli import positive_int
+from fasternet_mm.runtime.deploy import DeployedModel, export_model, load_meta
+from fasternet_mm.runtime.deploy.backends import Runner
 from fasternet_mm.runtime.inference import (cpu_bf16_feature, cpu_info,
                                             fold_norms)
 
@@ -68,10 +89,24 @@ SEG_CONFIGS = [
     'configs/upernet_fasternet_s_ade20k.py',
     'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py'
 ]
-# Stages timed inside whole-model inference (those the model has).
-STAGES = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
-          'roi_head.bbox_head', 'roi_head.mask_roi_extractor',
-          'roi_head.mask_head', 'bbox_head', 'decode_head')
+# Stages timed inside whole-model inference (those the model has): label,
+# then the submodule (its forward) or method timed.
+STAGES = (('backbone', 'backbone'), ('neck', 'neck'), ('rpn_head', 'rpn_head'),
+          ('bbox_roi_extractor',
+           'roi_head.bbox_roi_extractor'), ('bbox_head', 'roi_head.bbox_head'),
+          ('mask_roi_extractor',
+           'roi_head.mask_roi_extractor'), ('mask_head', 'roi_head.mask_head'),
+          ('mask_paste', 'roi_head.mask_head.predict_by_feat'),
+          ('bbox_head', 'bbox_head'), ('decode_head', 'decode_head'),
+          ('network', 'runner.run'), ('mask_paste', '_masks'))
+# Deployed model modes: backend, precision.
+DEPLOYED = {
+    'onnxruntime': ('onnxruntime', 'fp32'),
+    'openvino': ('openvino', 'auto'),
+    'openvino-fp32': ('openvino', 'fp32'),
+    'openvino-int8': ('openvino', 'int8'),
+}
+MODEL_MODES = ['eager', 'deploy', 'fast', *DEPLOYED]
 
 
 def build_backbone(name: str) -> nn.Module:
@@ -106,21 +141,27 @@ def build_model(config: str, score_thr: float) -> nn.Module:
 class StageTimer:
     """Wall time of named submodules' forwards, per timed iteration.
 
-    Wraps each stage's ``forward`` on the instance (mmseg's heads call
-    ``self.forward`` directly, which module hooks would miss); the wrapper
-    encloses what ``optimize_for_inference`` added (autocast, casts).
+    Wraps each stage's ``forward`` (or method) on the instance (mmseg's
+    heads call ``self.forward`` directly, which module hooks would miss);
+    the wrapper encloses what ``optimize_for_inference`` added (autocast,
+    casts).
     """
 
     def __init__(self, model: nn.Module, sync: Callable):
         self.times: Dict[str, List[float]] = collections.defaultdict(list)
         self.current: Dict[str, float] = {}
-        for name in STAGES:
-            try:
-                module = model.get_submodule(name)
-            except AttributeError:
+        for label, path in STAGES:
+            *parents, attr = path.split('.')
+            owner = model
+            for name in parents:
+                owner = getattr(owner, name, None)
+            target = getattr(owner, attr, None)
+            if isinstance(target, nn.Module):
+                owner, attr = target, 'forward'
+            elif not callable(target):
                 continue
-            if module is not None:
-                module.forward = self._timed(name, module.forward, sync)
+            setattr(owner, attr, self._timed(label, getattr(owner, attr),
+                                             sync))
 
     def _timed(self, name: str, forward: Callable, sync: Callable):
 
@@ -150,9 +191,12 @@ class Case:
                  fn: Callable,
                  batch: int,
                  stages: Optional[StageTimer] = None,
+                 profile: Optional[Callable] = None,
                  **info):
         self.fn, self.batch, self.stages, self.info = fn, batch, stages, info
+        self.profile = profile  # -> ms per part of a deployed network
         self.times: List[float] = []
+        self.network_ms: Optional[Dict[str, float]] = None
 
     def run(self, iters: int, sync: Callable, keep: bool = True) -> None:
         with torch.no_grad():
@@ -177,11 +221,16 @@ class Case:
             iters=len(self.times))
         if self.stages is not None:
             stages = {
-                name.split('.')[-1]: statistics.median(t) * 1e3
+                name: statistics.median(t) * 1e3
                 for name, t in self.stages.times.items()
             }
             stages['rest'] = latency - sum(stages.values())
             result['stages_ms'] = {k: round(v, 1) for k, v in stages.items()}
+        if self.network_ms is not None:
+            result['network_ms'] = {
+                k: round(v, 1)
+                for k, v in self.network_ms.items()
+            }
         return result
 
 
@@ -237,8 +286,64 @@ def backbone_cases(args, device) -> List[Case]:
     return cases
 
 
+def score_options(cfg, score_thr: float) -> dict:
+    """``--cfg-options`` that set a detector's box score threshold as
+    :func:`build_model` does."""
+    if cfg.default_scope != 'mmdet':
+        return {}
+    key = 'rcnn.score_thr' if 'rcnn' in cfg.model.test_cfg else 'score_thr'
+    return {f'model.test_cfg.{key}': score_thr}
+
+
+def deployed_model(base: nn.Module, config: str, mode: str, shape, args,
+                   export_root: str) -> DeployedModel:
+    """``base`` (its weights, its score threshold) exported for ``mode``;
+    a folder of the same model and mode in ``export_root`` is reused."""
+    backend, precision = DEPLOYED[mode]
+    name = osp.splitext(osp.basename(config.split('::')[-1]))[0]
+    os.makedirs(export_root, exist_ok=True)
+    folder = osp.join(export_root, f'{name}_{mode}')
+    options = score_options(base.cfg, args.det_score_thr)
+    cfg = copy.deepcopy(base.cfg)
+    cfg.merge_from_dict(options)
+    try:
+        meta = load_meta(folder, cfg)
+        reuse = meta['backend'] == backend and (precision
+                                                in ('auto', meta['precision']))
+    except Exception:  # noqa: B902  (no folder, or another model's)
+        reuse = False
+    if reuse:
+        print(f'reusing {folder}')
+    else:
+        checkpoint = osp.join(export_root, f'{name}.pth')
+        torch.save(dict(state_dict=base.state_dict()), checkpoint)
+        calibration = [
+            base.data_preprocessor(
+                data_batch(base.cfg.default_scope, shape, seed=i),
+                False)['inputs'].numpy() for i in range(args.calib_images)
+        ]
+        export_model(
+            config,
+            checkpoint,
+            folder,
+            backend,
+            precision,
+            cfg_options=options,
+            calibration=calibration)
+    return DeployedModel(folder, cfg.model.to_dict(), cfg.default_scope)
+
+
+def network_profile(model: DeployedModel, data: dict) -> Dict[str, float]:
+    """OpenVINO's per-layer time of ``model``'s network on ``data``, summed
+    per top-level module."""
+    runner = Runner(model.runner.deploy_dir, model.meta, profile=True)
+    return runner.profile(
+        model.data_preprocessor(data, False)['inputs'].numpy())
+
+
 def model_cases(args, device, sync) -> List[Case]:
-    """Whole detectors and segmentors, ``eager`` / ``deploy`` / ``fast``."""
+    """Whole detectors and segmentors: PyTorch ``eager`` / ``deploy`` /
+    ``fast``, and the deployed backends (:data:`DEPLOYED`)."""
     cases = []
     for kind, configs, shape in (('detector', args.det_configs,
                                   args.det_shape),
@@ -248,9 +353,17 @@ def model_cases(args, device, sync) -> List[Case]:
             base = build_model(config, args.det_score_thr).to(device)
             data = data_batch(base.cfg.default_scope, shape, device)
             for mode in args.model_modes:
-                model = copy.deepcopy(base)
-                dtype, fmt = 'fp32', 'nchw'
-                if mode != 'eager':
+                dtype, fmt, profile = 'fp32', 'nchw', None
+                if mode in DEPLOYED:
+                    model = deployed_model(base, config, mode, shape, args,
+                                           args.export_dir)
+                    dtype, fmt = model.meta['precision'], '-'
+                    if model.meta['backend'] == 'openvino':
+                        profile = functools.partial(network_profile, model,
+                                                    data)
+                else:
+                    model = copy.deepcopy(base)
+                if mode in ('deploy', 'fast'):
                     precision = 'fp32' if mode == 'deploy' else 'auto'
                     optimize_for_inference(model, precision)
                     fmt = 'channels_last'
@@ -262,6 +375,7 @@ def model_cases(args, device, sync) -> List[Case]:
                         lambda m=model, d=data: m.test_step(d),
                         1,
                         StageTimer(model, sync),
+                        profile,
                         kind=kind,
                         model=name,
                         mode=mode,
@@ -269,6 +383,18 @@ def model_cases(args, device, sync) -> List[Case]:
                         memory_format=fmt,
                         shape=list(shape)))
     return cases
+
+
+def run_cases(cases: List[Case], args, sync: Callable) -> None:
+    """Warm every case up, then time them in turn, round after round."""
+    for case in cases:
+        case.run(args.warmup, sync, keep=False)
+    for _ in range(args.rounds):
+        for case in cases:
+            case.run(args.iters, sync)
+    for case in cases:  # after the timing, which counters would slow
+        if case.profile is not None:
+            case.network_ms = case.profile()
 
 
 def environment(device: torch.device) -> dict:
@@ -300,7 +426,7 @@ def print_table(results: List[dict], baseline: str) -> None:
         for r in results if r['model'] == baseline or (
             r['kind'] != 'backbone' and family(r['model']) == 'ResNet')
     }
-    head = (f'{"kind":<10}{"model":<40}{"mode":<8}{"dtype":<6}{"format":<14}'
+    head = (f'{"kind":<10}{"model":<40}{"mode":<15}{"dtype":<6}{"format":<14}'
             f'{"input":>10}{"ms":>10}{"GFLOPs":>8}{"vs eager":>9}'
             f'{"vs " + baseline[:6]:>10}')
     print(head)
@@ -313,7 +439,7 @@ def print_table(results: List[dict], baseline: str) -> None:
             f'{ref / r["latency_ms"]:.2f}x' if ref else '-'
             for ref in (eager, base)
         ]
-        print(f'{r["kind"]:<10}{r["model"][:39]:<40}{r["mode"]:<8}'
+        print(f'{r["kind"]:<10}{r["model"][:39]:<40}{r["mode"]:<15}'
               f'{r["dtype"]:<6}{r["memory_format"]:<14}'
               f'{"x".join(map(str, r["shape"])):>10}{r["latency_ms"]:>10.1f}'
               f'{r.get("gflops", "-"):>8}{ratio[0]:>9}{ratio[1]:>10}')
@@ -324,7 +450,16 @@ def print_table(results: List[dict], baseline: str) -> None:
         for r in staged:
             parts = ', '.join(f'{k} {v:.0f}'
                               for k, v in r['stages_ms'].items())
-            print(f'{r["model"][:39]:<40}{r["mode"]:<8}{parts}')
+            print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
+    profiled = [r for r in results if 'network_ms' in r]
+    if profiled:
+        print('\ninside the deployed network (ms, one inference with '
+              "OpenVINO's per-layer counters, which slow it a little; "
+              'other: ops outside any module, e.g. NMS)')
+        for r in profiled:
+            parts = ', '.join(f'{k} {v:.0f}' for k, v in sorted(
+                r['network_ms'].items(), key=lambda kv: -kv[1]))
+            print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
 
 
 def plot(results: List[dict], env: dict, out: str) -> None:
@@ -418,9 +553,20 @@ def parse_args(argv=None):
         '--model-modes',
         nargs='+',
         default=['eager', 'deploy', 'fast'],
-        choices=['eager', 'deploy', 'fast'],
+        choices=MODEL_MODES,
         help='for detectors and segmentors; deploy and fast are '
-        "optimize_for_inference(precision='fp32' / 'auto')")
+        "optimize_for_inference(precision='fp32' / 'auto'); "
+        f'{", ".join(DEPLOYED)}: the model exported whole (CPU, torch 2.1 '
+        'stack)')
+    parser.add_argument(
+        '--export-dir',
+        help='deployed modes: keep the exported folders here and reuse '
+        'them in later runs (default: a temporary folder)')
+    parser.add_argument(
+        '--calib-images',
+        type=positive_int,
+        default=8,
+        help='openvino-int8: random calibration images')
     parser.add_argument(
         '--det-shape',
         type=int,
@@ -475,12 +621,15 @@ def main(argv=None):
         args.dtypes = [d for d in args.dtypes if d != 'fp16']
     sync = torch.cuda.synchronize if device.type == 'cuda' else lambda: None
     torch.manual_seed(0)
-    cases = backbone_cases(args, device) + model_cases(args, device, sync)
-    for case in cases:
-        case.run(args.warmup, sync, keep=False)
-    for _ in range(args.rounds):
-        for case in cases:
-            case.run(args.iters, sync)
+    deployed = [m for m in args.model_modes if m in DEPLOYED]
+    if deployed and device.type != 'cpu':
+        raise UserInputError(
+            f'--model-modes {" ".join(deployed)} run on the CPU: add '
+            '--device cpu, or time TensorRT on the GPU')
+    with tempfile.TemporaryDirectory() as tmp:
+        args.export_dir = args.export_dir or tmp
+        cases = backbone_cases(args, device) + model_cases(args, device, sync)
+        run_cases(cases, args, sync)
     results = [case.result() for case in cases]
     env = environment(device)
     print_table(results, args.baseline)

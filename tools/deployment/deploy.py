@@ -12,6 +12,7 @@ Runs on the torch 2.1 stack (mmdeploy 1.3.1); see docs/deployment.md.
 import argparse
 
 from fasternet_mm.errors import run_tool
+from fasternet_mm.runtime.cli import CfgOptions, existing_file, positive_int
 from fasternet_mm.runtime.deploy import BACKENDS, PRECISIONS, export_model
 
 
@@ -20,7 +21,8 @@ def parse_args(argv=None):
         description='Export a whole model (network, box decoding, NMS, '
         'masks; class maps for segmentors)')
     parser.add_argument('config', help='config file (mmdet:: / mmseg:: too)')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', type=existing_file, help='checkpoint file')
     parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime')
     parser.add_argument(
         '--precision',
@@ -32,17 +34,24 @@ def parse_args(argv=None):
         'NNCF post-training quantization (OpenVINO)')
     parser.add_argument(
         '--calib-images',
-        type=int,
+        type=positive_int,
         default=32,
         help='int8: calibration images drawn from the training set')
     parser.add_argument('--work-dir', required=True, help='output folder')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptions,
+        help='override config settings, e.g. the training set that int8 '
+        'calibrates on: train_dataloader.dataset.data_root=data/coco/')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     meta = export_model(args.config, args.checkpoint, args.work_dir,
-                        args.backend, args.precision, args.calib_images)
+                        args.backend, args.precision, args.calib_images,
+                        args.cfg_options)
     print(f'exported {args.config} to {args.work_dir} ({meta["backend"]}, '
           f'{meta["chosen"]})')
 

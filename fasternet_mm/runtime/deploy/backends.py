@@ -3,9 +3,10 @@
 Each backend is imported when used; a missing package is a
 :class:`UserInputError` that names the pip command.
 """
+import collections
 import importlib
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -52,13 +53,15 @@ def openvino_hint(precision: str) -> str:
 
 
 class Runner:
-    """One compiled network: ``runner(x)`` -> outputs in ``output_names``."""
+    """One compiled network: ``runner.run(x)`` -> outputs in
+    ``output_names``."""
 
     def __init__(self,
                  deploy_dir: str,
                  meta: dict,
-                 threads: Optional[int] = None):
-        self.backend = meta['backend']
+                 threads: Optional[int] = None,
+                 profile: bool = False):
+        self.backend, self.deploy_dir = meta['backend'], deploy_dir
         self.output_names: List[str] = meta['output_names']
         threads = threads or torch.get_num_threads()
         if self.backend == 'onnxruntime':
@@ -80,6 +83,7 @@ class Runner:
                         meta['precision']),
                     'PERFORMANCE_HINT': 'LATENCY',
                     'INFERENCE_NUM_THREADS': threads,
+                    'PERF_COUNT': profile,
                 })
             self.request = self.compiled.create_infer_request()
             self.ports = {
@@ -91,7 +95,26 @@ class Runner:
                 f'{deploy_dir}: the {self.backend} backend runs through '
                 "mmdeploy's SDK or TensorRT on a GPU, not in this tool")
 
-    def __call__(self, x: np.ndarray) -> List[np.ndarray]:
+    def profile(self, x: np.ndarray) -> Dict[str, float]:
+        """Milliseconds of one inference of ``x`` per top-level module of
+        the exported model (``backbone``, ``neck``, each head, from the ONNX
+        scope names; ``other``: ops outside any module, such as box decoding
+        and NMS, and layers OpenVINO renamed when it fused them;
+        ``reorders``: layout changes OpenVINO added), from OpenVINO's
+        per-layer counters (``profile=True``)."""
+        if self.backend != 'openvino':
+            raise UserInputError('per-layer profiles are read from OpenVINO')
+        self.run(x)
+        times: Dict[str, float] = collections.defaultdict(float)
+        for layer in self.request.profiling_info:
+            parts = layer.node_name.split('/')
+            group = parts[1] if len(parts) > 2 and not parts[0] else 'other'
+            if layer.node_type == 'Reorder':  # layout changes OpenVINO adds
+                group = 'reorders'
+            times[group] += layer.real_time.total_seconds() * 1e3
+        return {k: v for k, v in times.items() if v >= 0.05}
+
+    def run(self, x: np.ndarray) -> List[np.ndarray]:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.backend == 'onnxruntime':
             return self.session.run(self.output_names, {'input': x})

@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 import mmengine
 import numpy as np
@@ -27,6 +27,7 @@ from mmengine.registry import init_default_scope
 from torch.torch_version import TorchVersion
 
 from ...errors import UserInputError
+from ..checkpoint import safe_load
 from ..config import load_config
 from ..inference import choose_precision
 from .backends import Runner, require, require_tensorrt
@@ -117,18 +118,26 @@ def calibration_inputs(cfg: Config, num: int):
         yield batch['inputs'].numpy()
 
 
-def _to_openvino(work: str, precision: str, cfg: Config,
-                 calib_images: int) -> str:
+def _to_openvino(work: str, precision: str, cfg: Config, calib_images: int,
+                 calibration: Optional[Iterable[np.ndarray]]) -> str:
     ov = require('openvino', '--backend openvino')
     model = ov.convert_model(osp.join(work, 'end2end.onnx'))
     if precision == 'int8':
         nncf = require('nncf', '--precision int8')
-        data = list(calibration_inputs(cfg, calib_images))
+        source = 'given inputs'
+        if calibration is None:
+            calibration = calibration_inputs(cfg, calib_images)
+            source = 'training images'
+        data = list(calibration)
         if not data:
             raise UserInputError('--precision int8: the config\'s training '
                                  'set has no images to calibrate with')
-        model = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data))
-        how = f'int8, calibrated on {len(data)} training images'
+        model = nncf.quantize(
+            model,
+            nncf.Dataset(data),
+            subset_size=len(data),
+            preset=nncf.QuantizationPreset.MIXED)
+        how = f'int8, calibrated on {len(data)} {source}'
     else:
         how = precision
     ov.save_model(model, osp.join(work, 'end2end.xml'), compress_to_fp16=False)
@@ -143,7 +152,7 @@ def _write_meta(work: str, meta: dict) -> None:
 
 
 def _dataset_meta(checkpoint: str, cfg: Config) -> dict:
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    ckpt = safe_load(checkpoint, map_location='cpu')
     meta = (ckpt.get('meta') or {}).get('dataset_meta')
     if meta is None:
         meta = cfg.test_dataloader.dataset.get('metainfo') or {}
@@ -156,9 +165,15 @@ def export_model(config: str,
                  backend: str = 'onnxruntime',
                  precision: str = 'auto',
                  calib_images: int = 32,
-                 cfg_options: Optional[dict] = None) -> dict:
+                 cfg_options: Optional[dict] = None,
+                 calibration: Optional[Iterable[np.ndarray]] = None) -> dict:
     """Write the exported model of ``config`` + ``checkpoint`` to
-    ``work_dir``; returns its record (what deploy.json holds)."""
+    ``work_dir``; returns its record (what deploy.json holds).
+
+    int8 calibrates on ``calib_images`` images of the config's training set
+    through its test pipeline, or on ``calibration`` (preprocessed NCHW
+    float32 batches) where given.
+    """
     if backend not in BACKENDS:
         raise UserInputError(f'--backend must be one of {BACKENDS}')
     precision, why = resolve_precision(backend, precision)
@@ -206,7 +221,7 @@ def export_model(config: str,
         fixes = fix_graph(osp.join(work, 'end2end.onnx'))
         how = precision
         if backend == 'openvino':
-            how = _to_openvino(work, precision, cfg, calib_images)
+            how = _to_openvino(work, precision, cfg, calib_images, calibration)
         export2SDK(
             deploy_cfg, copy.deepcopy(cfg), work, pth=checkpoint, device='cpu')
         divisor = cfg.model.get('data_preprocessor', {}).get(
@@ -228,7 +243,7 @@ def export_model(config: str,
             torch=torch.__version__)
         _write_meta(work, meta)
         if backend != 'tensorrt':  # the network loads and runs
-            Runner(work, meta)(np.zeros((2, 3, 64, 96), np.float32))
+            Runner(work, meta).run(np.zeros((2, 3, 64, 96), np.float32))
         if osp.exists(work_dir):
             old = work + '.old'
             os.rename(work_dir, old)

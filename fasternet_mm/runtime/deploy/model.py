@@ -76,7 +76,7 @@ class DeployedModel(BaseModel):
         if mode != 'predict':
             raise ValueError(f'a deployed model predicts only, not {mode!r}')
         check_input(inputs.shape, self.meta)
-        outputs = self.runner(inputs.numpy())
+        outputs = self.runner.run(inputs.numpy())
         if self.scope == 'mmseg':
             return self._segmentation(outputs[0], data_samples)
         return self._detection(outputs, data_samples)

@@ -17,6 +17,8 @@ from PIL import Image
 
 from fasternet_mm.errors import DataError
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'upernet_fasternet_t0_ade20k_demo.py')
 

@@ -10,6 +10,8 @@ from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
 
 from fasternet_mm.errors import ConfigValueError
 
+pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
+
 HERE = osp.dirname(osp.abspath(__file__))
 SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'upernet_fasternet_t0_ade20k_demo.py')
