@@ -27,14 +27,11 @@ pytest.importorskip(
     "onnx and protobuf on the current stack, and torch >= 2.9's exporter "
     'is not mmdeploy\'s')
 
-from fasternet_mm.demo import make_ade20k_demo  # noqa: E402
-
 DET = osp.join(REPO_ROOT, 'configs', 'demo',
                'mask_rcnn_fasternet_t0_coco_demo.py')
 SEG = osp.join(REPO_ROOT, 'configs', 'demo',
                'upernet_fasternet_t0_ade20k_demo.py')
 BACKENDS = ('onnxruntime', 'openvino')
-DEPLOY = osp.join('deployment', 'deploy.py')
 
 
 def ade_options(root):
@@ -43,52 +40,6 @@ def ade_options(root):
         for k in (f'dataset.data_root={root}', 'num_workers=0',
                   'persistent_workers=False')
     ]
-
-
-@pytest.fixture(scope='module')
-def det_checkpoint(tiny_coco, tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('deploy_det_train')
-    run_tool('train.py', DET, '--work-dir', str(work_dir), '--cfg-options',
-             *coco_options(tiny_coco), 'train_cfg.max_epochs=1',
-             'default_hooks.checkpoint.interval=1')
-    return str(work_dir / 'epoch_1.pth')
-
-
-@pytest.fixture(scope='module')
-def ade_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('deploy_ade20k'))
-    make_ade20k_demo(root, num_train=8, num_val=3, img_size=64, progress=False)
-    return root
-
-
-@pytest.fixture(scope='module')
-def seg_checkpoint(ade_root, tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('deploy_seg_train')
-    run_tool('train.py', SEG, '--work-dir', str(work_dir), '--cfg-options',
-             'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-             'default_hooks.checkpoint.interval=4',
-             'train_dataloader.batch_size=2', *ade_options(ade_root))
-    return str(work_dir / 'iter_4.pth')
-
-
-@pytest.fixture(scope='module')
-def exported(det_checkpoint, seg_checkpoint, tmp_path_factory):
-    """(kind, backend) -> folder, each exported once."""
-    root = tmp_path_factory.mktemp('deployed')
-    folders = {}
-
-    def get(kind, backend):
-        if (kind, backend) not in folders:
-            config, ckpt = (DET, det_checkpoint) if kind == 'det' else (
-                SEG, seg_checkpoint)
-            folder = str(root / f'{kind}_{backend}')
-            out = run_tool(DEPLOY, config, ckpt, '--backend', backend,
-                           '--work-dir', folder)
-            assert f'exported {config} to {folder} ({backend}' in out
-            folders[kind, backend] = folder
-        return folders[kind, backend]
-
-    return get
 
 
 @pytest.fixture(scope='module')
