@@ -8,6 +8,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 
@@ -127,6 +129,16 @@ def coco_options(root, batch_size=2):
     ]
 
 
+def ade_options(root):
+    """``--cfg-options`` pointing the segmentation demo config at ``root``,
+    data loaded in the main process."""
+    return [
+        f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
+        for k in (f'dataset.data_root={root}', 'num_workers=0',
+                  'persistent_workers=False')
+    ]
+
+
 def parse_options(options):
     """``--cfg-options`` strings as the tools parse them (mmengine's
     ``DictAction``: numbers and booleans typed), for in-process calls."""
@@ -136,3 +148,11 @@ def parse_options(options):
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def box_iou(a, b):
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = np.prod(np.clip(rb - lt, 0, None))
+    area = lambda x: np.prod(x[2:] - x[:2])  # noqa: E731
+    return inter / max(area(a) + area(b) - inter, 1e-9)

@@ -25,6 +25,7 @@ TRT_SHAPES = dict(
     opt_shape=[1, 3, 800, 1344],
     max_shape=[1, 3, 1344, 1344])
 META_KEY = 'fasternet_mm'  # our record in deploy.json
+DEPLOY_CFG = 'deploy_cfg.py'  # the folder's mmdeploy deploy config
 
 
 def predicts_masks(model_cfg) -> bool:

@@ -5,7 +5,8 @@ RoIAlign and the mask head in the graph; MMDetection's and MMSegmentation's
 heads), on the torch 2.1 stack; :mod:`.onnx_fixes` repairs what it gets
 wrong there. OpenVINO reads the ONNX graph (``openvino.convert_model``) and
 NNCF quantizes it for ``precision='int8'``. mmdeploy's ``export2SDK`` writes
-deploy.json, pipeline.json and detail.json, so its SDK reads the folder;
+deploy.json, pipeline.json and detail.json, so its SDK reads the folder, and
+deploy_cfg.py is the mmdeploy deploy config its Python API and tools take;
 deploy.json also holds our record (backend, precision, input range, the
 model config's hash, the classes). The folder is written next to the target
 and renamed into place when complete.
@@ -31,8 +32,8 @@ from ..checkpoint import safe_load
 from ..config import load_config
 from ..inference import choose_precision
 from .backends import Runner, require, require_tensorrt
-from .configs import (BACKENDS, META_KEY, PRECISIONS, deploy_config,
-                      input_range, model_hash)
+from .configs import (BACKENDS, DEPLOY_CFG, META_KEY, PRECISIONS,
+                      deploy_config, input_range, model_hash)
 from .onnx_fixes import fix_graph
 
 MMDEPLOY = 'mmdeploy==1.3.1'
@@ -224,6 +225,8 @@ def export_model(config: str,
             how = _to_openvino(work, precision, cfg, calib_images, calibration)
         export2SDK(
             deploy_cfg, copy.deepcopy(cfg), work, pth=checkpoint, device='cpu')
+        # for mmdeploy's Python API and tools (inference_model, test.py)
+        deploy_cfg.dump(osp.join(work, DEPLOY_CFG))
         divisor = cfg.model.get('data_preprocessor', {}).get(
             'pad_size_divisor', 1) if cfg.default_scope == 'mmdet' else 32
         meta = dict(

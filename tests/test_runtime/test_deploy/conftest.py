@@ -4,21 +4,13 @@ trained briefly, and their exported folders, once per test package run."""
 import os.path as osp
 
 import pytest
-from helpers import REPO_ROOT, coco_options, run_tool
+from helpers import REPO_ROOT, ade_options, coco_options, run_tool
 
 DET = osp.join(REPO_ROOT, 'configs', 'demo',
                'mask_rcnn_fasternet_t0_coco_demo.py')
 SEG = osp.join(REPO_ROOT, 'configs', 'demo',
                'upernet_fasternet_t0_ade20k_demo.py')
 DEPLOY = osp.join('deployment', 'deploy.py')
-
-
-def ade_options(root):
-    return [
-        f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-        for k in (f'dataset.data_root={root}', 'num_workers=0',
-                  'persistent_workers=False')
-    ]
 
 
 @pytest.fixture(scope='package')
@@ -49,20 +41,25 @@ def seg_checkpoint(ade_root, tmp_path_factory):
 
 
 @pytest.fixture(scope='package')
-def exported(det_checkpoint, seg_checkpoint, tmp_path_factory):
-    """(kind, backend) -> folder, each exported once."""
+def exported(det_checkpoint, seg_checkpoint, tiny_coco, ade_root,
+             tmp_path_factory):
+    """(kind, backend, precision) -> folder, each exported once; int8
+    calibrates on the training images of the demo sets."""
     root = tmp_path_factory.mktemp('deployed')
     folders = {}
 
-    def get(kind, backend):
-        if (kind, backend) not in folders:
-            config, ckpt = (DET, det_checkpoint) if kind == 'det' else (
-                SEG, seg_checkpoint)
-            folder = str(root / f'{kind}_{backend}')
+    def get(kind, backend, precision='auto'):
+        key = kind, backend, precision
+        if key not in folders:
+            config, ckpt, data = (DET, det_checkpoint,
+                                  coco_options(tiny_coco)) if kind == 'det' \
+                else (SEG, seg_checkpoint, ade_options(ade_root))
+            folder = str(root / '_'.join(key))
             out = run_tool(DEPLOY, config, ckpt, '--backend', backend,
-                           '--work-dir', folder)
+                           '--precision', precision, '--calib-images', '4',
+                           '--work-dir', folder, '--cfg-options', *data)
             assert f'exported {config} to {folder} ({backend}' in out
-            folders[kind, backend] = folder
-        return folders[kind, backend]
+            folders[key] = folder
+        return folders[key]
 
     return get

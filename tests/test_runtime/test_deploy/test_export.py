@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import REPO_ROOT, coco_options, parse_options, run_tool, tool_env
+from helpers import (REPO_ROOT, ade_options, box_iou, coco_options,
+                     parse_options, run_tool, tool_env)
 
 pytest.importorskip(
     'mmdeploy',
@@ -32,14 +33,14 @@ DET = osp.join(REPO_ROOT, 'configs', 'demo',
 SEG = osp.join(REPO_ROOT, 'configs', 'demo',
                'upernet_fasternet_t0_ade20k_demo.py')
 BACKENDS = ('onnxruntime', 'openvino')
-
-
-def ade_options(root):
-    return [
-        f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-        for k in (f'dataset.data_root={root}', 'num_workers=0',
-                  'persistent_workers=False')
-    ]
+# The issue's bounds of the deployed metrics from PyTorch's, by the
+# precision the folder records (COCO AP on 0-1, mIoU in %); 'auto' exports
+# fp32 or bf16 by the CPU (test_deploy_configs.py). int8 is checked on its
+# network's outputs here: the briefly trained demo models score every box
+# about alike, so any rounding reorders them; its metrics on the make-demo
+# checkpoints are in docs/deployment.md.
+AP_BOUND = dict(fp32=0.005, bf16=0.01)
+MIOU_BOUND = dict(fp32=0.5, bf16=1.0)
 
 
 @pytest.fixture(scope='module')
@@ -99,31 +100,69 @@ def test_export_writes_mmdeploy_folder_and_nothing_else(exported, backend):
         n for n in os.listdir(osp.dirname(folder)) if not n.startswith('.'))
 
 
+def precision_of(folder):
+    with open(osp.join(folder, 'deploy.json')) as f:
+        return json.load(f)['fasternet_mm']['precision']
+
+
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_test_tool_on_folder_gives_pytorch_coco_ap(exported, reference,
                                                    tiny_coco, tmp_path,
                                                    backend):
     options = coco_options(tiny_coco)
     ref = reference('det')
-    got = evaluate(DET, exported('det', backend), tmp_path / 'dep', options)
+    folder = exported('det', backend)
+    bound = AP_BOUND[precision_of(folder)]
+    got = evaluate(DET, folder, tmp_path / 'dep', options)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
                 'coco/segm_mAP_50'):
-        assert abs(ref[key] - got[key]) <= 0.005, (key, ref[key], got[key])
+        assert abs(ref[key] - got[key]) <= bound, (key, ref[key], got[key])
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_test_tool_on_folder_gives_pytorch_miou(exported, reference, ade_root,
                                                 tmp_path, backend):
-    got = seg_miou(SEG, exported('seg', backend), tmp_path,
-                   ade_options(ade_root))
-    assert abs(reference('seg') - got) <= 0.5, (reference('seg'), got)
+    folder = exported('seg', backend)
+    got = seg_miou(SEG, folder, tmp_path, ade_options(ade_root))
+    assert abs(reference('seg') -
+               got) <= MIOU_BOUND[precision_of(folder)], (reference('seg'),
+                                                          got)
 
 
-def box_iou(a, b):
-    lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = np.prod(np.clip(rb - lt, 0, None))
-    area = lambda x: np.prod(x[2:] - x[:2])  # noqa: E731
-    return inter / max(area(a) + area(b) - inter, 1e-9)
+def test_int8_folder_is_quantized_and_records_its_calibration(exported):
+    folder = exported('det', 'openvino', 'int8')
+    with open(osp.join(folder, 'deploy.json')) as f:
+        record = json.load(f)['fasternet_mm']
+    assert record['precision'] == 'int8'
+    assert record['chosen'] == 'int8, calibrated on 4 training images'
+    with open(osp.join(folder, 'end2end.xml')) as f:
+        assert f.read().count('type="FakeQuantize"') > 10  # NNCF's
+
+
+def test_int8_segmentor_logits_stay_near_fp32(exported, ade_root):
+    """On each val image the quantized UperNet's class logits (at the image
+    size, as tools/test.py takes them) stay within 10% of the fp32 ones in
+    norm (3.5-4.2% measured on the demo model)."""
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from fasternet_mm.runtime import load_config
+    from fasternet_mm.runtime.deploy import DeployedModel
+    cfg = load_config(SEG, parse_options(ade_options(ade_root)))
+    init_default_scope('mmseg')
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    models = [
+        DeployedModel(
+            exported('seg', 'openvino', p), cfg.model.to_dict(), 'mmseg')
+        for p in ('fp32', 'int8')
+    ]
+    for i in range(len(dataset)):
+        want, got = (
+            m.test_step(pseudo_collate([dataset[i]]))[0].seg_logits.data
+            for m in models)
+        err = float((got - want).norm() / want.norm())
+        assert err < 0.1, (i, err)
 
 
 @pytest.mark.parametrize('backend', BACKENDS)

@@ -6,9 +6,9 @@ padding; postprocessing: box rescaling, mask pasting, class maps) and runs
 end2end.onnx on its own ONNX Runtime (1.15). Its answers are compared per
 image with :class:`DeployedModel` (which test_export.py compares with
 PyTorch). The PyPI wheel is CPU-only and ships the ONNX Runtime net only:
-it cannot run OpenVINO folders.
+it cannot run OpenVINO folders (docs/deployment.md).
 
-Known upstream bug: the SDK's Mask R-CNN postprocessing
+Upstream bug (docs/deployment.md): the SDK's Mask R-CNN postprocessing
 (``ResizeInstanceMask``, csrc/mmdeploy/codebase/mmdet/
 instance_segmentation.cpp) reads the boxes and labels without waiting for
 the CPU stream that copies the network's outputs (its ``stream().Wait()``
@@ -19,17 +19,15 @@ preprocessing, the graph, the label dtype) through the SDK's
 """
 import copy
 import json
-import math
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from helpers import DET_DEMO_CONFIG as DET
-from helpers import REPO_ROOT, coco_options, parse_options, tool_env
+from helpers import (REPO_ROOT, ade_options, box_iou, coco_options,
+                     parse_options)
 
 sdk = pytest.importorskip(
     'mmdeploy_runtime',
@@ -40,31 +38,6 @@ sdk = pytest.importorskip(
 SEG = osp.join(REPO_ROOT, 'configs', 'demo',
                'upernet_fasternet_t0_ade20k_demo.py')
 SCORE_THR = 0.1
-
-
-def ade_options(root):
-    return [
-        f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-        for k in (f'dataset.data_root={root}', 'num_workers=0',
-                  'persistent_workers=False')
-    ]
-
-
-def box_iou(a, b):
-    lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = np.prod(np.clip(rb - lt, 0, None))
-    area = lambda x: np.prod(x[2:] - x[:2])  # noqa: E731
-    return inter / max(area(a) + area(b) - inter, 1e-9)
-
-
-def paste(bbox, mask, shape):
-    """An SDK mask (the box's pixels, with one pixel of margin: its
-    ``x0 = max(floor(left) - 1, 0)``) in an image of ``shape``."""
-    full = np.zeros(shape, bool)
-    x0 = int(max(math.floor(bbox[0]) - 1, 0))
-    y0 = int(max(math.floor(bbox[1]) - 1, 0))
-    full[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]] = mask > 0
-    return full
 
 
 def boxes_only(folder, tmp_path):
@@ -94,7 +67,7 @@ def deployed_det(folder, tiny_coco):
     return model, DATASETS.build(cfg.test_dataloader.dataset)
 
 
-def compare_detections(folder, sdk_folder, tiny_coco, with_masks):
+def compare_detections(folder, sdk_folder, tiny_coco):
     import mmcv
     from mmengine.dataset import pseudo_collate
     model, dataset = deployed_det(folder, tiny_coco)
@@ -105,7 +78,7 @@ def compare_detections(folder, sdk_folder, tiny_coco, with_masks):
         sample = model.test_step(copy.deepcopy(data))[0]
         ref = sample.pred_instances
         img = mmcv.imread(sample.img_path)  # BGR, as users pass it
-        bboxes, labels, masks = detector(img)
+        bboxes, labels, _ = detector(img)
         # The SDK clips boxes to (width - 1, height - 1) (mmdet 1.x's
         # convention, csrc/mmdeploy/codebase/mmdet/utils.cpp); MMDetection
         # 3.x to (width, height).
@@ -117,11 +90,6 @@ def compare_detections(folder, sdk_folder, tiny_coco, with_masks):
             assert ious and max(ious) > 0.99, (i, j, ious)
             k = same[int(np.argmax(ious))]
             assert abs(float(ref.scores[j]) - bboxes[k, 4]) < 0.01, (i, j)
-            if with_masks:
-                got = paste(bboxes[k], masks[k], (h, w))
-                want = ref.masks[j].numpy()
-                union = (got | want).sum()
-                assert (got ^ want).sum() <= max(2, 0.05 * union), (i, j)
             compared += 1
     assert compared, 'no detection to compare: train the demo model longer'
     return compared
@@ -130,19 +98,7 @@ def compare_detections(folder, sdk_folder, tiny_coco, with_masks):
 def test_sdk_boxes_labels_scores_match_the_deployed_model(
         exported, tiny_coco, tmp_path):
     folder = exported('det', 'onnxruntime')
-    compare_detections(
-        folder, boxes_only(folder, tmp_path), tiny_coco, with_masks=False)
-
-
-@pytest.mark.xfail(
-    reason='mmdeploy-runtime 1.3.1: ResizeInstanceMask reads the boxes '
-    'before the CPU stream has copied them (upstream race, not in the '
-    'folder)',
-    strict=False)
-def test_sdk_instance_masks_match_the_deployed_model(exported, tiny_coco):
-    folder = exported('det', 'onnxruntime')
-    for _ in range(3):  # the race shows within a few calls
-        compare_detections(folder, folder, tiny_coco, with_masks=True)
+    compare_detections(folder, boxes_only(folder, tmp_path), tiny_coco)
 
 
 def test_sdk_class_map_equals_the_deployed_model(exported, ade_root):
@@ -166,22 +122,3 @@ def test_sdk_class_map_equals_the_deployed_model(exported, ade_root):
         want = sample.pred_sem_seg.data[0].numpy()
         assert scores.shape == (len(dataset.metainfo['classes']), *want.shape)
         assert (scores.argmax(0) == want).mean() >= 0.999, i
-
-
-def test_sdk_cannot_run_openvino_folders(exported, tiny_coco):
-    """The PyPI wheel has the ONNX Runtime net only: the SDK logs that the
-    openvino backend is missing, creates the detector anyway and crashes
-    on the first image (hence a separate process)."""
-    code = ('import sys, cv2, mmdeploy_runtime as m; '
-            'd = m.Detector(model_path=sys.argv[1], device_name="cpu"); '
-            'd(cv2.imread(sys.argv[2]))')
-    img = osp.join(tiny_coco, 'val2017', '000000000001.png')
-    proc = subprocess.run(
-        [sys.executable, '-c', code,
-         exported('det', 'openvino'), img],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-        timeout=300)
-    assert proc.returncode != 0
-    assert 'Net backend not found: openvino' in proc.stdout + proc.stderr

@@ -1,0 +1,60 @@
+"""mmdeploy's own Python API as a client of the exported folders: code
+written for mmdeploy (``mmdeploy.apis.inference_model`` with the folder's
+deploy_cfg.py and network file) gets the detections of
+:class:`DeployedModel`, per image, on ONNX Runtime and OpenVINO."""
+import copy
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from helpers import DET_DEMO_CONFIG as DET
+from helpers import box_iou, coco_options, parse_options
+
+pytest.importorskip(
+    'mmdeploy',
+    reason='mmdeploy 1.3.1 is installed on the torch 2.1 stack only '
+    '(requirements/stack-torch2.1.txt)')
+
+SCORE_THR = 0.1
+
+
+@pytest.mark.parametrize('backend,net', [('onnxruntime', 'end2end.onnx'),
+                                         ('openvino', 'end2end.xml')])
+def test_mmdeploy_inference_model_matches_the_deployed_model(
+        exported, tiny_coco, backend, net):
+    from mmdeploy.apis import inference_model
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+
+    from fasternet_mm.runtime import load_config
+    from fasternet_mm.runtime.deploy import DeployedModel
+    folder = exported('det', backend)
+    cfg = load_config(DET, parse_options(coco_options(tiny_coco)))
+    init_default_scope('mmdet')
+    model = DeployedModel(folder, cfg.model.to_dict(), 'mmdet')
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    compared = 0
+    for i in range(len(dataset)):
+        data = pseudo_collate([dataset[i]])
+        ref = model.test_step(copy.deepcopy(data))[0]
+        [got] = inference_model(
+            copy.deepcopy(cfg), osp.join(folder, 'deploy_cfg.py'),
+            [osp.join(folder, net)], ref.img_path, 'cpu')
+        want, got = ref.pred_instances, got.pred_instances
+        for j in torch.nonzero(want.scores >= SCORE_THR)[:, 0].tolist():
+            same = torch.nonzero(got.labels == want.labels[j])[:, 0].tolist()
+            ious = [
+                box_iou(want.bboxes[j].numpy(), got.bboxes[k].numpy())
+                for k in same
+            ]
+            assert ious and max(ious) > 0.99, (i, j, ious)
+            k = same[int(np.argmax(ious))]
+            assert abs(float(want.scores[j] - got.scores[k])) < 0.01
+            masks = want.masks[j], got.masks[k].bool()
+            union = (masks[0] | masks[1]).sum().item()
+            diff = (masks[0] ^ masks[1]).sum().item()
+            assert diff <= max(2, 0.05 * union), (i, j, diff, union)
+            compared += 1
+    assert compared, 'no detection to compare: train the demo model longer'
