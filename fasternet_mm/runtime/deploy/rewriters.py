@@ -11,6 +11,13 @@ Imported by :mod:`.export`; each fix is pinned by a test in
   traced sizes (bin ``i`` of ``n`` over ``size`` averages
   ``floor(i*size/n) .. ceil((i+1)*size/n)``) as two averaging matrices, so
   any input size pools as PyTorch does.
+* ``MlvlPointGenerator.single_level_grid_priors``: mmdeploy's RTMDet-Ins
+  mask decoding (``rtmdet_ins_head.py``, ``_mask_predict_by_feat_single``)
+  asks for the mask feature's grid without a ``device``, so MMDetection's
+  default ``device='cuda'`` applies and tracing on a machine without CUDA
+  fails ("Found no NVIDIA driver on your system"); the caller moves the
+  grid to the feature's device afterwards. Here a CUDA device that this
+  machine lacks is the CPU; any other device is kept.
 """
 import torch
 from mmdeploy.core import FUNCTION_REWRITER
@@ -40,3 +47,23 @@ def adaptive_avg_pool2d__dynamic(input, output_size):
     rows = _bin_matrix(h, out_h, input)
     cols = _bin_matrix(w, out_w, input)
     return torch.matmul(torch.matmul(rows, input), cols.t())
+
+
+@FUNCTION_REWRITER.register_rewriter(
+    func_name='mmdet.models.task_modules.prior_generators.MlvlPointGenerator'
+    '.single_level_grid_priors',
+    ir=IR.ONNX)
+def mlvl_point_generator__single_level_grid_priors__cpu(
+        self,
+        featmap_size,
+        level_idx,
+        dtype=torch.float32,
+        device='cuda',
+        with_stride=False):
+    """``single_level_grid_priors`` on the CPU where CUDA is asked for but
+    absent (mmdeploy's RTMDet-Ins rewriter leaves MMDetection's default)."""
+    ctx = FUNCTION_REWRITER.get_context()
+    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
+        device = 'cpu'
+    return ctx.origin_func(self, featmap_size, level_idx, dtype, device,
+                           with_stride)

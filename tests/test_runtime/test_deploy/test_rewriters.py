@@ -58,3 +58,37 @@ def test_pyramid_pooling_follows_the_input_size(tmp_path):
         got = session.run(None, dict(x=x.numpy()))[0]
         np.testing.assert_allclose(
             got, Pyramid()(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def mmdet_rewriting():
+    """mmdeploy's rewriters (and ours) as whole-model export applies them
+    to a detector with masks (ONNX Runtime)."""
+    from mmdeploy.codebase import import_codebase
+    from mmdeploy.core import RewriterContext
+    from mmdeploy.utils import IR, Codebase
+
+    import fasternet_mm.runtime.deploy.rewriters  # noqa: F401
+    from fasternet_mm.runtime.deploy.configs import deploy_config
+    import_codebase(Codebase.MMDET)  # mmdeploy's MMDetection rewriters
+    model_cfg = Config(
+        dict(default_scope='mmdet', model=dict(mask_head=dict())))
+    return RewriterContext(
+        cfg=deploy_config(model_cfg, 'onnxruntime', 'fp32'),
+        backend='onnxruntime',
+        ir=IR.ONNX)
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='fails on machines without CUDA only')
+def test_point_grid_without_a_device_is_made_on_the_cpu():
+    """mmdeploy's RTMDet-Ins mask decoding asks for the grid without a
+    device: MMDetection's default, CUDA, fails on a machine without it."""
+    from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
+    generator = MlvlPointGenerator([8, 16])
+    want = generator.single_level_grid_priors((2, 3), 1, device='cpu')
+    with mmdet_rewriting(), torch.no_grad():
+        got = generator.single_level_grid_priors((2, 3), 1)
+        kept = generator.single_level_grid_priors((2, 3), 1, device='cpu')
+    assert got.device.type == 'cpu'
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(kept, want)
