@@ -156,3 +156,42 @@ def box_iou(a, b):
     inter = np.prod(np.clip(rb - lt, 0, None))
     area = lambda x: np.prod(x[2:] - x[:2])  # noqa: E731
     return inter / max(area(a) + area(b) - inter, 1e-9)
+
+
+def assert_deployed_twins(model, deployed, dataset, score_thr=0.1):
+    """Per image of ``dataset``, every detection of the PyTorch ``model``
+    scoring ``score_thr`` or more has a twin among the ``deployed`` model's
+    (a DeployedModel): its label, a box of IoU > 0.99, a score within 0.01
+    and, where the model predicts masks, a mask within a few pixels.
+    Returns how many detections were compared."""
+    import copy
+
+    import torch
+    from mmengine.dataset import pseudo_collate
+    compared = 0
+    for i in range(len(dataset)):
+        data = pseudo_collate([dataset[i]])
+        with torch.no_grad():
+            ref = model.test_step(copy.deepcopy(data))[0].pred_instances
+        got = deployed.test_step(copy.deepcopy(data))[0].pred_instances
+        assert ('masks' in ref) == ('masks' in got), (i, got.keys())
+        for j in torch.nonzero(ref.scores >= score_thr)[:, 0].tolist():
+            same = torch.nonzero(got.labels == ref.labels[j])[:, 0].tolist()
+            ious = [
+                box_iou(ref.bboxes[j].numpy(), got.bboxes[k].numpy())
+                for k in same
+            ]
+            assert ious and max(ious) > 0.99, (i, j, ious)
+            k = same[int(np.argmax(ious))]
+            diff = abs(float(ref.scores[j] - got.scores[k]))
+            assert diff < 0.01, (i, j, diff)
+            if 'masks' in ref:
+                ref_mask = torch.as_tensor(ref.masks[j]).bool()
+                got_mask = torch.as_tensor(got.masks[k]).bool()
+                assert ref_mask.shape == got_mask.shape, (i, j)
+                changed = (ref_mask ^ got_mask).sum().item()
+                union = (ref_mask | got_mask).sum().item()
+                # a box shifted by a fraction of a pixel may move a pixel
+                assert changed <= max(2, 0.05 * union), (i, j, changed, union)
+            compared += 1
+    return compared

@@ -8,6 +8,14 @@ refuses to load ("Type parameter (T) of Optype (Where) bound to different
 types"), and casts the labels to float (mmdeploy issues #2869, #2774,
 #2756; every detector with NMS). :func:`fix_graph` retypes such constants
 and gives each output the dtype mmdeploy documents.
+
+Cascade Mask R-CNN's last NMS takes boxes that mmdeploy's
+``CascadeRoIHead.predict_bbox`` rewriter reshapes to ``(batch, num, -1)``:
+their last dimension (4) is unknown to OpenVINO, whose CPU plugin refuses
+to compile the graph ("NonMaxSuppression node ... has unsupported 'boxes'
+input 3rd dimension size"). :func:`fix_graph` states the shape the ONNX
+spec gives NMS boxes, ``(batch, num, 4)``, with a Reshape before each NMS
+whose boxes' last dimension is not known to be 4.
 """
 from typing import Dict
 
@@ -82,12 +90,46 @@ def cast_outputs(model: onnx.ModelProto,
     return cast
 
 
+def static_nms_boxes(model: onnx.ModelProto) -> int:
+    """Reshape the boxes of each ``NonMaxSuppression`` whose last dimension
+    is not a static 4 to ``(0, -1, 4)`` (batch kept); returns how many."""
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    g = inferred.graph
+    shapes = {
+        v.name: v.type.tensor_type.shape.dim
+        for v in [*g.value_info, *g.input]
+    }
+    nodes, fixed = [], 0
+    for node in model.graph.node:
+        dims = shapes.get(node.input[0]) if node.op_type == \
+            'NonMaxSuppression' else None
+        if node.op_type == 'NonMaxSuppression' and not (
+                dims is not None and len(dims) == 3
+                and dims[2].HasField('dim_value') and dims[2].dim_value == 4):
+            name = f'fasternet_mm_nms_boxes_{fixed}'
+            model.graph.initializer.append(
+                helper.make_tensor(f'{name}_shape', TensorProto.INT64, [3],
+                                   [0, -1, 4]))
+            nodes.append(
+                helper.make_node(
+                    'Reshape', [node.input[0], f'{name}_shape'], [name],
+                    name=name))
+            node.input[0] = name
+            fixed += 1
+        nodes.append(node)
+    if fixed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return fixed
+
+
 def fix_graph(path: str) -> Dict[str, int]:
     """Apply the fixes to the ONNX file at ``path`` in place."""
     model = onnx.load(path)
     report = dict(
         where_constants=retype_where_constants(model),
-        outputs_cast=cast_outputs(model))
+        outputs_cast=cast_outputs(model),
+        nms_boxes=static_nms_boxes(model))
     if any(report.values()):
         onnx.save(model, path)
     return report

@@ -7,7 +7,6 @@ the issue's bounds of PyTorch; per image, every PyTorch detection has a
 deployed one with its label, box and score. Export runs through mmdeploy
 1.3.1 on the torch 2.1 stack only (requirements/stack-torch2.1.txt).
 """
-import copy
 import glob
 import json
 import os
@@ -15,11 +14,9 @@ import os.path as osp
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import torch
-from helpers import (REPO_ROOT, ade_options, box_iou, coco_options,
-                     parse_options, run_tool, tool_env)
+from helpers import (REPO_ROOT, ade_options, assert_deployed_twins,
+                     coco_options, parse_options, run_tool, tool_env)
 
 pytest.importorskip(
     'mmdeploy',
@@ -170,7 +167,6 @@ def test_every_pytorch_detection_has_its_deployed_twin(exported,
                                                        det_checkpoint,
                                                        tiny_coco, backend):
     from mmdet.registry import DATASETS
-    from mmengine.dataset import pseudo_collate
     from mmengine.runner import load_checkpoint
 
     from fasternet_mm.runtime import build_model_from_cfg, load_config
@@ -182,26 +178,7 @@ def test_every_pytorch_detection_has_its_deployed_twin(exported,
     deployed = DeployedModel(
         exported('det', backend), cfg.model.to_dict(), 'mmdet')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    compared = 0
-    for i in range(len(dataset)):
-        data = pseudo_collate([dataset[i]])
-        with torch.no_grad():
-            ref = model.test_step(copy.deepcopy(data))[0].pred_instances
-        got = deployed.test_step(copy.deepcopy(data))[0].pred_instances
-        for j in torch.nonzero(ref.scores >= 0.1)[:, 0].tolist():
-            same = torch.nonzero(got.labels == ref.labels[j])[:, 0].tolist()
-            ious = [
-                box_iou(ref.bboxes[j].numpy(), got.bboxes[k].numpy())
-                for k in same
-            ]
-            assert ious and max(ious) > 0.99, (i, j, ious)
-            k = same[int(np.argmax(ious))]
-            assert abs(float(ref.scores[j] - got.scores[k])) < 0.01
-            inter = (ref.masks[j] & got.masks[k]).sum().item()
-            union = (ref.masks[j] | got.masks[k]).sum().item()
-            # a box shifted by a fraction of a pixel may move a pixel
-            assert union - inter <= max(2, 0.05 * union), (union, inter)
-            compared += 1
+    compared = assert_deployed_twins(model, deployed, dataset)
     assert compared, 'no detection to compare: train the demo model longer'
 
 
