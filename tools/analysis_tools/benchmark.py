@@ -67,7 +67,7 @@ import torch.nn as nn
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import (build_model_from_cfg, choose_precision,
-                                  optimize_for_inference)
+                                  load_config, optimize_for_inference)
 from fasternet_mm.runtime.analysis import complexity, data_batch
 from fasternet_mm.runtime.cli import positive_int
 from fasternet_mm.runtime.deploy import DeployedModel, export_model, load_meta
@@ -304,8 +304,7 @@ def deployed_model(base: nn.Module, config: str, mode: str, shape, args,
     os.makedirs(export_root, exist_ok=True)
     folder = osp.join(export_root, f'{name}_{mode}')
     options = score_options(base.cfg, args.det_score_thr)
-    cfg = copy.deepcopy(base.cfg)
-    cfg.merge_from_dict(options)
+    cfg = load_config(config, options)  # as the export reads it
     try:
         meta = load_meta(folder, cfg)
         reuse = meta['backend'] == backend and (precision
