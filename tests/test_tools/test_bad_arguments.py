@@ -230,3 +230,28 @@ def test_converter_refuses_a_checkpoint_of_another_model(tmp_path):
              str(other),
              str(tmp_path / 'out.pth')])
     assert not (tmp_path / 'out.pth').exists()
+
+
+# --- tools/deployment/deploy.py -------------------------------------------
+
+
+@pytest.mark.parametrize('count,why', [('0', '0 is not a positive count'),
+                                       ('x', "'x' is not an integer")])
+def test_deploy_calibration_count_must_be_positive(capsys, det_checkpoint,
+                                                   tmp_path, count, why):
+    assert usage_error(capsys,
+                       load_tool('deployment/deploy').main, [
+                           DET_DEMO_CONFIG, det_checkpoint, '--precision',
+                           'int8', '--calib-images', count, '--work-dir',
+                           str(tmp_path / 'out')
+                       ]).endswith(f'error: argument --calib-images: {why}')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_deploy_missing_checkpoint_is_a_usage_error(capsys, tmp_path):
+    assert usage_error(
+        capsys,
+        load_tool('deployment/deploy').main,
+        [DET_DEMO_CONFIG, 'nope.pth', '--work-dir',
+         str(tmp_path / 'out')
+         ]).endswith("error: argument checkpoint: 'nope.pth': no such file")
