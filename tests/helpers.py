@@ -83,6 +83,27 @@ def run_tool(script, *args, check=True, env=None, pythonpath=()):
     return proc.stdout + proc.stderr if check else proc
 
 
+def run_upstream_tool(package,
+                      script,
+                      *args,
+                      check=True,
+                      env=None,
+                      pythonpath=()):
+    """Run ``package``'s own ``tools/<script>`` (``mmdet`` / ``mmseg``, as
+    installed with its ``.mim`` tools) as :func:`run_tool` runs ours; skips
+    the test where the package was installed without its tools."""
+    import importlib
+
+    import pytest
+    tool = osp.join(
+        osp.dirname(importlib.import_module(package).__file__), '.mim',
+        'tools', script)
+    if not osp.isfile(tool):
+        pytest.skip(f'{package} is installed without its tools')
+    proc = _run([sys.executable, tool, *args], check, env, pythonpath)
+    return proc.stdout + proc.stderr if check else proc
+
+
 def run_launcher(script, *args, check=True, env=None, pythonpath=()):
     """Run the shell launcher ``tools/<script>`` (``dist_train.sh``,
     ``dist_test.sh``, ``demo/det_demo.sh``) with bash, as users do; it

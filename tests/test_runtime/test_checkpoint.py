@@ -12,14 +12,12 @@ import http.server
 import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, tool_env
+from helpers import DET_DEMO_CONFIG, coco_options, run_tool
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from fasternet_mm import FasterNet
@@ -202,13 +200,7 @@ def test_every_registered_scheme_goes_through_the_safe_loader():
 
 
 def run(script, *args, env=None):
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join(REPO_ROOT, 'tools', script), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=tool_env(**(env or {})))
+    proc = run_tool(script, *args, check=False, env=env)
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -7,12 +7,11 @@ the script itself to check that the user sees the message, not a traceback.
 import json
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
+                     run_tool)
 
 from fasternet_mm.errors import UserInputError
 
@@ -192,14 +191,14 @@ def test_scripts_print_the_error_without_traceback(tmp_path, tool,
                                                    foreign_checkpoint):
     missing = str(tmp_path / 'nowhere')
     args = [DET_DEMO_CONFIG] + ([foreign_checkpoint] if tool == 'test' else [])
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', f'{tool}.py'), *args, '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options', *coco_options(missing)
-    ],
-                          capture_output=True,
-                          text=True,
-                          cwd=REPO_ROOT)
+    proc = run_tool(
+        f'{tool}.py',
+        *args,
+        '--work-dir',
+        str(tmp_path / 'work'),
+        '--cfg-options',
+        *coco_options(missing),
+        check=False)
     assert proc.returncode == 1
     assert 'Traceback' not in proc.stderr
     split = 'train' if tool == 'train' else 'test'

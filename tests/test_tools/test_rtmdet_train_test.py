@@ -9,12 +9,10 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
-from helpers import REPO_ROOT, coco_options, run_tool, tool_env
+from helpers import REPO_ROOT, coco_options, run_tool, run_upstream_tool
 
 pytestmark = pytest.mark.e2e  # pytest.ini: one stack only
 
@@ -122,20 +120,8 @@ def test_train_two_stages_with_ema_then_test_evaluates_the_ema_weights(
 
 def test_mmdetection_own_train_tool_runs_both_stages_with_ema(
         tiny_coco, tmp_path, probed_config):
-    import mmdet
-    mmdet_train = osp.join(
-        osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
-    if not osp.isfile(mmdet_train):
-        pytest.skip('mmdet is installed without its tools')
     work_dir = str(tmp_path / 'train')
-    proc = subprocess.run([
-        sys.executable, mmdet_train, probed_config, '--work-dir', work_dir,
-        '--cfg-options', *train_options(tiny_coco)
-    ],
-                          cwd=REPO_ROOT,
-                          env=tool_env(),
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    check_two_stages_and_ema(work_dir, proc.stdout + proc.stderr)
+    out = run_upstream_tool('mmdet', 'train.py', probed_config,
+                            '--work-dir', work_dir, '--cfg-options',
+                            *train_options(tiny_coco))
+    check_two_stages_and_ema(work_dir, out)

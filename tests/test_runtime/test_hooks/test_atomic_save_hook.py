@@ -9,12 +9,11 @@ its ``max_keep_ckpts=1`` and a checkpoint every epoch.
 import os
 import os.path as osp
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
+from helpers import (DET_DEMO_CONFIG, coco_options, load_tool, run_tool,
+                     run_upstream_tool)
 
 from fasternet_mm.errors import CheckpointError
 
@@ -32,24 +31,18 @@ default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))
 
 def train(config, work_dir, root, epochs, *extra, fail=None):
     options = [o for o in coco_options(root) if o.startswith('train')]
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
-        PYTHONWARNINGS='ignore')
-    if fail:
-        env['FAIL_SAVE'] = fail
-    return subprocess.run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'train.py'),
-        str(config), '--work-dir',
-        str(work_dir), *extra, '--cfg-options', *options,
-        f'train_cfg.max_epochs={epochs}'
-    ],
-                          cwd=REPO_ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+    return run_tool(
+        'train.py',
+        config,
+        '--work-dir',
+        work_dir,
+        *extra,
+        '--cfg-options',
+        *options,
+        f'train_cfg.max_epochs={epochs}',
+        check=False,
+        env=dict(FAIL_SAVE=fail) if fail else None,
+        pythonpath=[HERE])
 
 
 @pytest.fixture
@@ -157,28 +150,20 @@ def test_missing_resume_file_names_the_resume_file(tmp_path, tiny_coco):
 
 def test_mmdetection_own_train_tool_gets_the_hook_from_the_config(
         config, tmp_path, tiny_coco):
-    import mmdet
-    mmdet_train = osp.join(
-        osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
-    if not osp.isfile(mmdet_train):
-        pytest.skip('mmdet is installed without its tools')
     work_dir = tmp_path / 'work'
     options = [o for o in coco_options(tiny_coco) if o.startswith('train')]
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([HERE, REPO_ROOT]),
-        PYTHONWARNINGS='ignore',
-        FAIL_SAVE='1:full')
-    failed = subprocess.run([
-        sys.executable, mmdet_train,
-        str(config), '--work-dir',
-        str(work_dir), '--cfg-options', *options, 'train_cfg.max_epochs=1'
-    ],
-                            cwd=REPO_ROOT,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=600)
+    failed = run_upstream_tool(
+        'mmdet',
+        'train.py',
+        config,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *options,
+        'train_cfg.max_epochs=1',
+        check=False,
+        env=dict(FAIL_SAVE='1:full'),
+        pythonpath=[HERE])
     assert failed.returncode != 0
     assert 'DiskWriteError: cannot write' in failed.stderr
     assert [f for f in files(work_dir) if '.pth' in f] == []

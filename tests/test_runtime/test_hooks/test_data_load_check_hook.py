@@ -5,14 +5,12 @@ import json
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from helpers import (DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool,
-                     run_tool, tool_env)
+                     run_tool, run_upstream_tool)
 from PIL import Image
 
 from fasternet_mm.errors import DataError
@@ -153,21 +151,12 @@ def test_mmsegmentation_own_train_tool_warns_where_workers_started_unchecked(
     root = tmp_path / 'ade'
     make_ade20k_demo(
         str(root), num_train=2, num_val=1, img_size=64, progress=False)
-    proc = subprocess.run([
-        sys.executable, mmseg_train, SEG_DEMO_CONFIG, '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options',
-        f'train_dataloader.dataset.data_root={root}',
+    out = run_upstream_tool(
+        'mmseg', 'train.py', SEG_DEMO_CONFIG, '--work-dir', tmp_path / 'work',
+        '--cfg-options', f'train_dataloader.dataset.data_root={root}',
         f'val_dataloader.dataset.data_root={root}',
         'train_dataloader.num_workers=1', 'train_dataloader.batch_size=2',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-        'default_hooks.checkpoint.interval=2'
-    ],
-                          cwd=REPO_ROOT,
-                          env=tool_env(),
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
+        'default_hooks.checkpoint.interval=2')
     assert ('IterBasedTrainLoop started its DataLoader workers before this '
             'hook could wrap the pipeline') in out
