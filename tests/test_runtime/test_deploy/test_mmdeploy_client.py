@@ -1,7 +1,10 @@
 """mmdeploy's own Python API as a client of the exported folders: code
 written for mmdeploy (``mmdeploy.apis.inference_model`` with the folder's
 deploy_cfg.py and network file) gets the detections of
-:class:`DeployedModel`, per image, on ONNX Runtime and OpenVINO."""
+:class:`DeployedModel`, per image, on ONNX Runtime. (mmdeploy 1.3.1's
+OpenVINO wrapper imports ``openvino.inference_engine``, which OpenVINO
+removed in 2023: OpenVINO folders run through our tools or OpenVINO's own
+API; docs/deployment.md.)"""
 import copy
 import os.path as osp
 
@@ -19,10 +22,8 @@ pytest.importorskip(
 SCORE_THR = 0.1
 
 
-@pytest.mark.parametrize('backend,net', [('onnxruntime', 'end2end.onnx'),
-                                         ('openvino', 'end2end.xml')])
 def test_mmdeploy_inference_model_matches_the_deployed_model(
-        exported, tiny_coco, backend, net):
+        exported, tiny_coco):
     from mmdeploy.apis import inference_model
     from mmdet.registry import DATASETS
     from mmengine.dataset import pseudo_collate
@@ -30,7 +31,7 @@ def test_mmdeploy_inference_model_matches_the_deployed_model(
 
     from fasternet_mm.runtime import load_config
     from fasternet_mm.runtime.deploy import DeployedModel
-    folder = exported('det', backend)
+    folder = exported('det', 'onnxruntime')
     cfg = load_config(DET, parse_options(coco_options(tiny_coco)))
     init_default_scope('mmdet')
     model = DeployedModel(folder, cfg.model.to_dict(), 'mmdet')
@@ -41,7 +42,7 @@ def test_mmdeploy_inference_model_matches_the_deployed_model(
         ref = model.test_step(copy.deepcopy(data))[0]
         [got] = inference_model(
             copy.deepcopy(cfg), osp.join(folder, 'deploy_cfg.py'),
-            [osp.join(folder, net)], ref.img_path, 'cpu')
+            [osp.join(folder, 'end2end.onnx')], ref.img_path, 'cpu')
         want, got = ref.pred_instances, got.pred_instances
         for j in torch.nonzero(want.scores >= SCORE_THR)[:, 0].tolist():
             same = torch.nonzero(got.labels == want.labels[j])[:, 0].tolist()
