@@ -86,7 +86,7 @@ def test_benchmark_tiny_run_writes_json_and_plot(tmp_path, capsys):
     det, seg = rows[-4], rows[-2]
     assert set(det['stages_ms']) == {
         'backbone', 'neck', 'rpn_head', 'bbox_roi_extractor', 'bbox_head',
-        'mask_roi_extractor', 'mask_head', 'rest'
+        'mask_roi_extractor', 'mask_head', 'mask_paste', 'rest'
     }
     assert set(seg['stages_ms']) == {'backbone', 'decode_head', 'rest'}
     assert sum(det['stages_ms'].values()) == pytest.approx(
