@@ -172,10 +172,10 @@ def test_int8_segmentor_logits_stay_near_fp32(exported, ade_root):
     cfg = load_config(SEG, parse_options(ade_options(ade_root)))
     init_default_scope('mmseg')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    models = [
-        DeployedModel(
-            exported('seg', 'openvino', p), cfg.model.to_dict(), 'mmseg')
-        for p in ('fp32', 'int8')
+    models = [  # ONNX Runtime computes fp32 on any CPU
+        DeployedModel(folder, cfg.model.to_dict(), 'mmseg')
+        for folder in (exported('seg', 'onnxruntime'),
+                       exported('seg', 'openvino', 'int8'))
     ]
     for i in range(len(dataset)):
         want, got = (
