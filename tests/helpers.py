@@ -179,12 +179,40 @@ def box_iou(a, b):
     return inter / max(area(a) + area(b) - inter, 1e-9)
 
 
+def assert_twin_instances(ref, got, score_thr=0.1, image=None):
+    """Every detection of ``ref`` (an InstanceData) scoring ``score_thr`` or
+    more has a twin among ``got``'s: its label, a box of IoU > 0.99, a
+    score within 0.01 and, where ``ref`` has masks, a mask within a few
+    pixels. ``image`` names the image in failures. Returns how many
+    detections were compared."""
+    import torch
+    assert ('masks' in ref) == ('masks' in got), (image, got.keys())
+    compared = 0
+    for j in torch.nonzero(ref.scores >= score_thr)[:, 0].tolist():
+        same = torch.nonzero(got.labels == ref.labels[j])[:, 0].tolist()
+        ious = [
+            box_iou(ref.bboxes[j].numpy(), got.bboxes[k].numpy()) for k in same
+        ]
+        assert ious and max(ious) > 0.99, (image, j, ious)
+        k = same[int(np.argmax(ious))]
+        diff = abs(float(ref.scores[j] - got.scores[k]))
+        assert diff < 0.01, (image, j, diff)
+        if 'masks' in ref:
+            ref_mask = torch.as_tensor(ref.masks[j]).bool()
+            got_mask = torch.as_tensor(got.masks[k]).bool()
+            assert ref_mask.shape == got_mask.shape, (image, j)
+            changed = (ref_mask ^ got_mask).sum().item()
+            union = (ref_mask | got_mask).sum().item()
+            # a box shifted by a fraction of a pixel may move a pixel
+            assert changed <= max(2, 0.05 * union), (image, j, changed, union)
+        compared += 1
+    return compared
+
+
 def assert_deployed_twins(model, deployed, dataset, score_thr=0.1):
-    """Per image of ``dataset``, every detection of the PyTorch ``model``
-    scoring ``score_thr`` or more has a twin among the ``deployed`` model's
-    (a DeployedModel): its label, a box of IoU > 0.99, a score within 0.01
-    and, where the model predicts masks, a mask within a few pixels.
-    Returns how many detections were compared."""
+    """Per image of ``dataset``, :func:`assert_twin_instances` of the
+    PyTorch ``model``'s detections against the ``deployed`` model's (a
+    DeployedModel). Returns how many detections were compared."""
     import copy
 
     import torch
@@ -195,24 +223,5 @@ def assert_deployed_twins(model, deployed, dataset, score_thr=0.1):
         with torch.no_grad():
             ref = model.test_step(copy.deepcopy(data))[0].pred_instances
         got = deployed.test_step(copy.deepcopy(data))[0].pred_instances
-        assert ('masks' in ref) == ('masks' in got), (i, got.keys())
-        for j in torch.nonzero(ref.scores >= score_thr)[:, 0].tolist():
-            same = torch.nonzero(got.labels == ref.labels[j])[:, 0].tolist()
-            ious = [
-                box_iou(ref.bboxes[j].numpy(), got.bboxes[k].numpy())
-                for k in same
-            ]
-            assert ious and max(ious) > 0.99, (i, j, ious)
-            k = same[int(np.argmax(ious))]
-            diff = abs(float(ref.scores[j] - got.scores[k]))
-            assert diff < 0.01, (i, j, diff)
-            if 'masks' in ref:
-                ref_mask = torch.as_tensor(ref.masks[j]).bool()
-                got_mask = torch.as_tensor(got.masks[k]).bool()
-                assert ref_mask.shape == got_mask.shape, (i, j)
-                changed = (ref_mask ^ got_mask).sum().item()
-                union = (ref_mask | got_mask).sum().item()
-                # a box shifted by a fraction of a pixel may move a pixel
-                assert changed <= max(2, 0.05 * union), (i, j, changed, union)
-            compared += 1
+        compared += assert_twin_instances(ref, got, score_thr, i)
     return compared

@@ -8,11 +8,9 @@ API; docs/deployment.md.)"""
 import copy
 import os.path as osp
 
-import numpy as np
 import pytest
-import torch
 from helpers import DET_DEMO_CONFIG as DET
-from helpers import box_iou, coco_options, parse_options
+from helpers import assert_twin_instances, coco_options, parse_options
 
 pytest.importorskip(
     'mmdeploy',
@@ -43,19 +41,6 @@ def test_mmdeploy_inference_model_matches_the_deployed_model(
         [got] = inference_model(
             copy.deepcopy(cfg), osp.join(folder, 'deploy_cfg.py'),
             [osp.join(folder, 'end2end.onnx')], ref.img_path, 'cpu')
-        want, got = ref.pred_instances, got.pred_instances
-        for j in torch.nonzero(want.scores >= SCORE_THR)[:, 0].tolist():
-            same = torch.nonzero(got.labels == want.labels[j])[:, 0].tolist()
-            ious = [
-                box_iou(want.bboxes[j].numpy(), got.bboxes[k].numpy())
-                for k in same
-            ]
-            assert ious and max(ious) > 0.99, (i, j, ious)
-            k = same[int(np.argmax(ious))]
-            assert abs(float(want.scores[j] - got.scores[k])) < 0.01
-            masks = want.masks[j], got.masks[k].bool()
-            union = (masks[0] | masks[1]).sum().item()
-            diff = (masks[0] ^ masks[1]).sum().item()
-            assert diff <= max(2, 0.05 * union), (i, j, diff, union)
-            compared += 1
+        compared += assert_twin_instances(ref.pred_instances,
+                                          got.pred_instances, SCORE_THR, i)
     assert compared, 'no detection to compare: train the demo model longer'
