@@ -101,11 +101,14 @@ def deploy_config(cfg: Config, backend: str, precision: str) -> Config:
                 keep_top_k=100,
                 background_label_id=-1,
                 export_postprocess_mask=False))
+    # opset 16: its RoiAlign has mmcv's aligned mode (half_pixel); at
+    # opset 11 mmdeploy shifts the RoIs by hand and RoiAlign widens a RoI
+    # narrower than a feature pixel to one pixel.
     onnx_config = dict(
         type='onnx',
         export_params=True,
         keep_initializers_as_inputs=False,
-        opset_version=11,
+        opset_version=16,
         save_file='end2end.onnx',
         input_names=['input'],
         output_names=outputs,

@@ -60,6 +60,14 @@ def test_pyramid_pooling_follows_the_input_size(tmp_path):
             got, Pyramid()(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
+def mmdet_deploy_cfg():
+    """The deploy config of a detector with masks (ONNX Runtime)."""
+    from fasternet_mm.runtime.deploy.configs import deploy_config
+    model_cfg = Config(
+        dict(default_scope='mmdet', model=dict(mask_head=dict())))
+    return deploy_config(model_cfg, 'onnxruntime', 'fp32')
+
+
 def mmdet_rewriting():
     """mmdeploy's rewriters (and ours) as whole-model export applies them
     to a detector with masks (ONNX Runtime)."""
@@ -68,14 +76,9 @@ def mmdet_rewriting():
     from mmdeploy.utils import IR, Codebase
 
     import fasternet_mm.runtime.deploy.rewriters  # noqa: F401
-    from fasternet_mm.runtime.deploy.configs import deploy_config
     import_codebase(Codebase.MMDET)  # mmdeploy's MMDetection rewriters
-    model_cfg = Config(
-        dict(default_scope='mmdet', model=dict(mask_head=dict())))
     return RewriterContext(
-        cfg=deploy_config(model_cfg, 'onnxruntime', 'fp32'),
-        backend='onnxruntime',
-        ir=IR.ONNX)
+        cfg=mmdet_deploy_cfg(), backend='onnxruntime', ir=IR.ONNX)
 
 
 @pytest.mark.skipif(
@@ -126,3 +129,148 @@ def test_cascade_masks_average_the_stages_probabilities():
     assert masks.shape == (1, num_det, size, size)
     torch.testing.assert_close(masks, torch.full_like(masks, float(mean)))
     assert (masks < 0.5).all()
+
+
+def rpn_inputs(seed):
+    """An RPNHead (3 anchors, 5 levels) and its random outputs on a 64x96
+    input: (head, cls_scores, bbox_preds, metas)."""
+    from mmdet.models.dense_heads import RPNHead
+    from mmengine.config import ConfigDict
+    head = RPNHead(
+        in_channels=4,
+        anchor_generator=dict(
+            type='AnchorGenerator',
+            scales=[2],
+            ratios=[0.5, 1.0, 2.0],
+            strides=[4, 8, 16, 32, 64]),
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder',
+            target_means=[0.] * 4,
+            target_stds=[1.] * 4),
+        test_cfg=ConfigDict(
+            nms_pre=200,
+            max_per_img=350,
+            nms=dict(type='nms', iou_threshold=0.7),
+            min_bbox_size=0))
+    gen = torch.Generator().manual_seed(seed)
+    sizes = [(16, 24), (8, 12), (4, 6), (2, 3), (1, 2)]
+    cls_scores = [torch.randn(1, 3, *s, generator=gen) * 2 - 3 for s in sizes]
+    bbox_preds = [torch.randn(1, 12, *s, generator=gen) for s in sizes]
+    return head, cls_scores, bbox_preds, [dict(img_shape=(64, 96))]
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_rpn_proposals_are_mmdetections(seed):
+    """MMDetection runs the RPN's NMS per FPN level and keeps every score;
+    mmdeploy alone runs one NMS over all levels and drops scores under
+    0.05: other proposals, so a trained Mask R-CNN found other boxes."""
+    head, cls_scores, bbox_preds, metas = rpn_inputs(seed)
+    with torch.no_grad():
+        want = head.predict_by_feat(
+            cls_scores, bbox_preds, batch_img_metas=metas)[0]
+        with mmdet_rewriting():
+            dets, _ = head.predict_by_feat(
+                cls_scores, bbox_preds, batch_img_metas=metas)
+    assert dets.shape == (1, 350, 5)
+    assert len(want) == 350 and (want.scores < 0.05).any()
+    torch.testing.assert_close(dets[0, :, 4], want.scores)
+    torch.testing.assert_close(dets[0, :, :4], want.bboxes)
+
+
+def test_rpn_pads_with_zero_boxes_where_fewer_proposals_are_left():
+    """Fewer boxes than max_per_img after NMS: zero rows follow them (the
+    exported graph pads to max_per_img)."""
+    head, cls_scores, bbox_preds, metas = rpn_inputs(2)
+    head.test_cfg.max_per_img = 2000
+    with torch.no_grad():
+        want = head.predict_by_feat(
+            cls_scores, bbox_preds, batch_img_metas=metas)[0]
+        with mmdet_rewriting():
+            dets, _ = head.predict_by_feat(
+                cls_scores, bbox_preds, batch_img_metas=metas)
+    n = len(want)
+    assert n < 2000 and dets.shape[1] > n
+    torch.testing.assert_close(dets[0, :n, 4], want.scores)
+    torch.testing.assert_close(dets[0, :n, :4], want.bboxes)
+    assert not dets[0, n:].any()
+
+
+def test_roi_head_detections_are_mmdetections():
+    """MMDetection gives a detection of class c the box regressed for c;
+    mmdeploy alone gives every class of a RoI its top class's box. Zero
+    rows (the RPN's padding) propose nothing."""
+    from mmdet.models.roi_heads.bbox_heads import BBoxHead
+    from mmengine.config import ConfigDict
+    num_classes, num_rois = 4, 60
+    head = BBoxHead(
+        with_avg_pool=False,
+        in_channels=4,
+        roi_feat_size=1,
+        num_classes=num_classes,
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder',
+            target_means=[0.] * 4,
+            target_stds=[.1, .1, .2, .2]))
+    cfg = ConfigDict(
+        score_thr=0.3,
+        nms=dict(type='nms', iou_threshold=0.5),
+        max_per_img=100)
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(num_rois, 2, generator=gen) * 60
+    wh = torch.rand(num_rois, 2, generator=gen) * 30 + 2
+    rois = torch.cat([torch.zeros(num_rois, 1), xy, xy + wh], 1)
+    cls_scores = torch.randn(num_rois, num_classes + 1, generator=gen) * 2
+    bbox_preds = torch.randn(num_rois, 4 * num_classes, generator=gen)
+    metas = [dict(img_shape=(80, 96))]
+    with torch.no_grad():
+        want = head.predict_by_feat((rois, ), (cls_scores, ), (bbox_preds, ),
+                                    metas, cfg)[0]
+        padded = [  # 10 zero rows, as the RPN pads
+            torch.cat([t, torch.zeros(10, t.shape[1])])[None]
+            for t in (rois, cls_scores, bbox_preds)
+        ]
+        padded[1][0, num_rois:, 0] = 5.  # the padding would score class 0
+        with mmdet_rewriting():
+            dets, labels = head.predict_by_feat(*padded, metas, cfg)
+    n = len(want)
+    assert 10 < n < 100, n
+    torch.testing.assert_close(dets[0, :n, 4], want.scores)
+    torch.testing.assert_close(dets[0, :n, :4], want.bboxes)
+    torch.testing.assert_close(labels[0, :n], want.labels)
+    assert not dets[0, n:, 4].any()
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_roi_align_of_a_sliver_is_mmcvs(tmp_path, backend):
+    """mmcv's aligned RoIAlign samples a RoI narrower than a feature pixel
+    as it is; opset 11's RoiAlign (mmdeploy adds the half-pixel shift by
+    hand there) widens it to one pixel, so a sliver box at the image border
+    of the demo Mask R-CNN scored 0.26 deployed, 0.40 in PyTorch. The
+    export's opset (16) has the aligned RoiAlign."""
+    from mmcv.ops import RoIAlign
+    op = RoIAlign(7, spatial_scale=0.25, sampling_ratio=0, aligned=True)
+    feat = torch.rand(1, 2, 20, 24, generator=torch.Generator().manual_seed(0))
+    rois = torch.tensor([[0., 0.06, 90.3, 0.6, 126.2],
+                         [0., 10., 10., 10.4, 50.],
+                         [0., 3., 5., 61.7, 44.2]]) / 2
+    path = str(tmp_path / 'roi_align.onnx')
+    opset = mmdet_deploy_cfg().onnx_config.opset_version
+    assert opset >= 16
+    with mmdet_rewriting(), torch.no_grad():
+        torch.onnx.export(
+            op, (feat, rois[:1]),
+            path,
+            input_names=['feat', 'rois'],
+            opset_version=opset,
+            dynamic_axes=dict(rois={0: 'n'}))
+        want = op(feat, rois).numpy()
+    inputs = dict(feat=feat.numpy(), rois=rois.numpy())
+    if backend == 'openvino':
+        import openvino as ov
+        model = ov.Core().compile_model(ov.convert_model(path), 'CPU')
+        got = model(inputs)[0]
+    else:
+        session = ort.InferenceSession(
+            path, providers=['CPUExecutionProvider'])
+        got = session.run(None, inputs)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
