@@ -29,9 +29,9 @@ Imported by :mod:`.export`; each fix is pinned by a test in
   level (``batched_nms`` by level), keeps every score and drops boxes no
   larger than ``min_bbox_size``; mmdeploy runs one NMS over all levels and
   drops scores under its deploy config's ``score_threshold`` (0.05), so a
-  trained Mask R-CNN gets other proposals, and other detections (13 of
-  143 on the ``make demo`` checkpoint had no twin). Here each level is an
-  NMS class of its own, as in ``batched_nms``.
+  trained Mask R-CNN gets other proposals, and other detections
+  (docs/deployment.md). Here each level is an NMS class of its own, as in
+  ``batched_nms``.
 * ``BBoxHead.predict_by_feat``: MMDetection's ``multiclass_nms`` gives a
   class-specific head's detection of class c the box regressed for c;
   mmdeploy gives every class of a RoI the box of its top-scoring class.
@@ -171,9 +171,10 @@ def rpn_head__predict_by_feat__nms_per_level(self,
                                    1).reshape(batch, -1,
                                               self.bbox_coder.encode_size)
         priors = priors.unsqueeze(0)
-        # mmdeploy's topk takes min(k, size); its gather_topk indexes as
-        # every backend runs it (a GatherElements fed by Expand(-1) fails in
-        # OpenVINO with denormals flushed)
+        # mmdeploy's topk takes min(k, size). Its gather_topk, as in its own
+        # rewriter: a gather through an expanded index (Expand by -1) fails
+        # in OpenVINO's CPU plugin once denormals are flushed
+        # (torch.set_flush_denormal, which benchmark.py sets).
         if nms_pre > 0:
             scores, keep = scores.topk(nms_pre)
             deltas = gather_topk(deltas, inds=keep, batch_size=batch)
