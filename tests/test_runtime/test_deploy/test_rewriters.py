@@ -250,9 +250,9 @@ def test_roi_align_of_a_sliver_is_mmcvs(tmp_path, backend):
     from mmcv.ops import RoIAlign
     op = RoIAlign(7, spatial_scale=0.25, sampling_ratio=0, aligned=True)
     feat = torch.rand(1, 2, 20, 24, generator=torch.Generator().manual_seed(0))
-    rois = torch.tensor([[0., 0.06, 90.3, 0.6, 126.2],
-                         [0., 10., 10., 10.4, 50.],
-                         [0., 3., 5., 61.7, 44.2]]) / 2
+    rois = torch.tensor([[0., 0.06, 90.3, 0.6, 126.2], [
+        0., 10., 10., 10.4, 50.
+    ], [0., 3., 5., 61.7, 44.2]]) / 2
     path = str(tmp_path / 'roi_align.onnx')
     opset = mmdet_deploy_cfg().onnx_config.opset_version
     assert opset >= 16
