@@ -58,6 +58,7 @@ def files(work_dir):
         f for f in os.listdir(work_dir) if osp.isfile(osp.join(work_dir, f)))
 
 
+@pytest.mark.e2e  # pytest.ini: one stack only
 def test_sigterm_while_saving_keeps_the_previous_checkpoint(
         config, tmp_path, tiny_coco):
     work_dir = tmp_path / 'work'
@@ -82,6 +83,7 @@ def test_sigterm_while_saving_keeps_the_previous_checkpoint(
     assert [f for f in files(work_dir) if '.pth' in f] == ['epoch_2.pth']
 
 
+@pytest.mark.e2e  # pytest.ini: one stack only
 def test_full_disk_leaves_no_partial_file_and_resume_says_from_scratch(
         config, tmp_path, tiny_coco):
     work_dir = tmp_path / 'work'
@@ -148,6 +150,7 @@ def test_missing_resume_file_names_the_resume_file(tmp_path, tiny_coco):
                          str(missing))
 
 
+@pytest.mark.e2e  # pytest.ini: one stack only
 def test_mmdetection_own_train_tool_gets_the_hook_from_the_config(
         config, tmp_path, tiny_coco):
     work_dir = tmp_path / 'work'

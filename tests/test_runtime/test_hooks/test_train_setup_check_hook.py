@@ -56,6 +56,7 @@ def test_work_dir_in_use_by_another_run_is_refused_before_logging(
     assert sorted(p.name for p in work_dir.iterdir()) == ['.train.lock']
 
 
+@pytest.mark.e2e  # pytest.ini: one stack only
 def test_earlier_run_checkpoints_warn_when_not_resuming(tmp_path, tiny_coco):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
