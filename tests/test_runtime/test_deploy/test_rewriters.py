@@ -159,18 +159,23 @@ def rpn_inputs(seed):
     return head, cls_scores, bbox_preds, [dict(img_shape=(64, 96))]
 
 
-@pytest.mark.parametrize('seed', [0, 1])
-def test_rpn_proposals_are_mmdetections(seed):
-    """MMDetection runs the RPN's NMS per FPN level and keeps every score;
-    mmdeploy alone runs one NMS over all levels and drops scores under
-    0.05: other proposals, so a trained Mask R-CNN found other boxes."""
-    head, cls_scores, bbox_preds, metas = rpn_inputs(seed)
+def proposals(head, cls_scores, bbox_preds, metas):
+    """(MMDetection's proposals, the rewritten head's dets)."""
     with torch.no_grad():
         want = head.predict_by_feat(
             cls_scores, bbox_preds, batch_img_metas=metas)[0]
         with mmdet_rewriting():
             dets, _ = head.predict_by_feat(
                 cls_scores, bbox_preds, batch_img_metas=metas)
+    return want, dets
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_rpn_proposals_are_mmdetections(seed):
+    """MMDetection runs the RPN's NMS per FPN level and keeps every score;
+    mmdeploy alone runs one NMS over all levels and drops scores under
+    0.05: other proposals, so a trained Mask R-CNN found other boxes."""
+    want, dets = proposals(*rpn_inputs(seed))
     assert dets.shape == (1, 350, 5)
     assert len(want) == 350 and (want.scores < 0.05).any()
     torch.testing.assert_close(dets[0, :, 4], want.scores)
@@ -180,14 +185,9 @@ def test_rpn_proposals_are_mmdetections(seed):
 def test_rpn_pads_with_zero_boxes_where_fewer_proposals_are_left():
     """Fewer boxes than max_per_img after NMS: zero rows follow them (the
     exported graph pads to max_per_img)."""
-    head, cls_scores, bbox_preds, metas = rpn_inputs(2)
+    head, *outputs = rpn_inputs(2)
     head.test_cfg.max_per_img = 2000
-    with torch.no_grad():
-        want = head.predict_by_feat(
-            cls_scores, bbox_preds, batch_img_metas=metas)[0]
-        with mmdet_rewriting():
-            dets, _ = head.predict_by_feat(
-                cls_scores, bbox_preds, batch_img_metas=metas)
+    want, dets = proposals(head, *outputs)
     n = len(want)
     assert n < 2000 and dets.shape[1] > n
     torch.testing.assert_close(dets[0, :n, 4], want.scores)
