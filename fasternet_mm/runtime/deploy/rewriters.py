@@ -153,6 +153,7 @@ def rpn_head__predict_by_feat__nms_per_level(self,
     """Proposals as MMDetection's ``RPNHead`` makes them: each level's top
     ``nms_pre`` boxes, NMS per level, the best ``max_per_img`` kept; (dets,
     levels) with dets (B, max_per_img, 5), zero rows padding."""
+    ctx = FUNCTION_REWRITER.get_context()
     cfg = self.test_cfg if cfg is None else cfg
     batch = cls_scores[0].shape[0]
     num_levels = len(cls_scores)
@@ -196,6 +197,8 @@ def rpn_head__predict_by_feat__nms_per_level(self,
     scores = torch.cat(all_scores, 1)
     if not with_nms:
         return boxes, scores.sum(-1, keepdim=True)
+    # pre_top_k as mmdeploy's rewriter (TensorRT's NMS takes a bound); it
+    # keeps every box where the levels give no more (5 x nms_pre 1000)
     return multiclass_nms(
         boxes,
         scores,
@@ -203,6 +206,7 @@ def rpn_head__predict_by_feat__nms_per_level(self,
         nms_type=cfg.nms.get('type', 'nms'),
         iou_threshold=cfg.nms.iou_threshold,
         score_threshold=ANY_SCORE,
+        pre_top_k=get_post_processing_params(ctx.cfg).pre_top_k,
         keep_top_k=cfg.max_per_img)
 
 
