@@ -10,6 +10,7 @@ path.
 """
 import errno
 import sys
+import traceback
 
 
 class UserInputError(Exception):
@@ -17,8 +18,7 @@ class UserInputError(Exception):
 
     def __str__(self):
         # KeyError would print the repr of the message.
-        message = str(self.args[0]) if self.args else ''
-        return _unwrap_worker_error(message, type(self).__name__)
+        return str(self.args[0]) if self.args else ''
 
 
 class ConfigKeyError(UserInputError, KeyError):
@@ -43,22 +43,6 @@ class DataError(UserInputError, ValueError):
 
 class TrainingDivergedError(UserInputError, FloatingPointError):
     """A loss or weights that are no longer finite (NaN, inf)."""
-
-
-def _unwrap_worker_error(message: str, name: str) -> str:
-    """The message of an error re-raised from a DataLoader worker.
-
-    torch re-raises it as ``type(e)("Caught X in DataLoader worker process
-    N.\nOriginal Traceback ...\n<module>.X: message")``; the user should
-    see the message only.
-    """
-    if not (message.startswith('Caught ') and 'Original Traceback' in message):
-        return message
-    for marker in (f'fasternet_mm.errors.{name}: ', f'{name}: '):
-        at = message.rfind(marker)
-        if at >= 0:
-            return message[at + len(marker):].strip()
-    return message
 
 
 # What the file system says that the user can act on.
@@ -90,16 +74,43 @@ def file_system_message(error: OSError):
     return f'cannot {verb}{where}: {reason}{hint}'
 
 
+def sample_failure(error: BaseException):
+    """What ``error`` says, naming the sample, if it was raised while a
+    dataset loaded one: in this process (the frame of mmengine's
+    ``BaseDataset.prepare_data`` knows the sample) or in a DataLoader
+    worker (torch re-raises it with the worker's traceback as text, whose
+    last line is mmcv's message: it names the file). None otherwise."""
+    text = str(error)
+    if text.startswith('Caught ') and ' in DataLoader worker process ' in text:
+        worker = text.split(' in ', 1)[1].split('.', 1)[0]
+        return f'a sample failed to load ({worker}): ' + \
+            text.strip().splitlines()[-1]
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        dataset, idx = frame.f_locals.get('self'), frame.f_locals.get('idx')
+        if frame.f_code.co_name == 'prepare_data' and hasattr(
+                dataset, 'get_data_info'):
+            info = dataset.get_data_info(idx)
+            files = ' / '.join(
+                repr(info[k]) for k in ('img_path', 'seg_map_path')
+                if info.get(k))
+            return (f'loading {files or f"sample {idx}"} failed: '
+                    f'{type(error).__name__}: {" ".join(text.split())}')
+    return None
+
+
 def run_tool(main, argv=None) -> None:
-    """Run a tool's ``main(argv)``: a user error, or a file system error
-    the user can fix, prints ``error: ...`` and exits 1, without a
-    traceback."""
+    """Run a tool's ``main(argv)``: a user error, a file system error the
+    user can fix, or a sample that fails to load prints ``error: ...`` and
+    exits 1, without a traceback."""
     try:
         main(argv)
     except UserInputError as e:
         sys.exit(f'error: {e}')
-    except OSError as e:
-        message = file_system_message(e)
+    except Exception as e:  # noqa: B902  (the data's or the disk's fault?)
+        message = sample_failure(e) or (file_system_message(e) if isinstance(
+            e, OSError) else None)
         if message is None:
             raise
-        sys.exit(f'error: {message}')
+        fix = '; replace or remove the file (or its entry in the annotation' \
+            ' file)' if message.startswith(('a sample', 'loading')) else ''
+        sys.exit(f'error: {message}{fix}')

@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import ConfigValueError
-from fasternet_mm.runtime.hooks import FastInferenceHook
+from fasternet_mm.runtime.deploy import FastInferenceHook
 
 onnx_tool = load_tool('deployment/pytorch2onnx')
 
@@ -75,7 +75,7 @@ def test_fast_inference_hook_folds_the_detector_before_test(precision):
         isinstance(m, _BatchNorm) for m in model.backbone.stages.modules())
     # The hook's precision reached optimize_for_inference: the summary's
     # first step is what that precision means on this machine.
-    from fasternet_mm.runtime import choose_precision
+    from fasternet_mm.runtime.deploy import choose_precision
     _, applied = choose_precision('cpu', precision)
     first = model._fasternet_mm_inference.split(', ')[0]
     assert re.fullmatch(re.escape(applied) + r'( in \d+ networks)?', first)

@@ -5,7 +5,8 @@ import os
 import subprocess
 
 import pytest
-from helpers import DET_DEMO_CONFIG, coco_options, load_tool
+from helpers import DET_DEMO_CONFIG, coco_options
+from helpers import run_tool as run_script
 
 from fasternet_mm.errors import ConfigValueError, run_tool
 
@@ -62,6 +63,7 @@ def tmpfs(tmp_path):
     subprocess.run(['umount', '-l', str(mount)])
 
 
+@pytest.mark.e2e  # pytest.ini: one stack only
 @pytest.mark.parametrize('kind', ['full', 'read-only'])
 def test_train_on_a_full_or_read_only_disk_is_one_error_line(
         tmpfs, tiny_coco, kind):
@@ -72,16 +74,62 @@ def test_train_on_a_full_or_read_only_disk_is_one_error_line(
     else:
         work.mkdir()
         subprocess.run(['mount', '-o', 'remount,ro', str(tmpfs)], check=True)
-    train = load_tool('train')
-    with pytest.raises(SystemExit) as e:
-        run_tool(train.main, [
-            DET_DEMO_CONFIG, '--work-dir',
-            str(work), '--cfg-options', *coco_options(tiny_coco),
-            'train_cfg.max_epochs=1'
-        ])
+    # in a process of its own: the run leaves mmengine's visualizer (one
+    # instance per process) pointing into the tmpfs, which goes away
+    proc = run_script(
+        'train.py',
+        DET_DEMO_CONFIG,
+        '--work-dir',
+        work,
+        '--cfg-options',
+        *coco_options(tiny_coco),
+        'train_cfg.max_epochs=1',
+        check=False)
     reason = {
         'full': 'No space left on device',
         'read-only': 'Read-only file system'
     }[kind]
-    assert str(e.value.code).startswith('error: cannot write')
-    assert reason in str(e.value.code)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: cannot write'), proc.stderr[-2000:]
+    assert reason in last and 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('workers', [0, 1])
+def test_a_sample_that_fails_to_load_is_one_line_naming_its_file(
+        tiny_coco, tmp_path, workers):
+    """In this process or in a DataLoader worker: mmcv's message names the
+    file there; here the sample's own record does."""
+    import shutil
+
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    from torch.utils.data import DataLoader
+
+    from fasternet_mm.runtime import load_config
+    root = tmp_path / 'coco'
+    shutil.copytree(tiny_coco, root)
+    broken = root / 'train2017' / '000000000002.png'
+    broken.write_text('not an image')
+    cfg = load_config(DET_DEMO_CONFIG)
+    cfg.train_dataloader.dataset.data_root = str(root)
+    init_default_scope('mmdet')
+    loader = DataLoader(
+        DATASETS.build(cfg.train_dataloader.dataset),
+        num_workers=workers,
+        collate_fn=pseudo_collate)
+
+    def main(argv):
+        for _ in loader:
+            pass
+
+    with pytest.raises(SystemExit) as e:
+        run_tool(main, [])
+    message = str(e.value.code)
+    assert message.startswith('error: ')
+    assert f'failed to load image: {broken}' in message
+    assert message.endswith('; replace or remove the file (or its entry in '
+                            'the annotation file)')
+    assert ('DataLoader worker process 0' in message) == bool(workers)
+    if not workers:
+        assert message.startswith(f"error: loading '{broken}' failed: ")

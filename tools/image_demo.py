@@ -13,12 +13,72 @@ import os
 import os.path as osp
 
 import mmcv
+import torch
 
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.runtime import load_config, optimize_for_inference
-from fasternet_mm.runtime.cli import (checkpoint_or_deployed, device,
-                                      existing_file, image_file, image_output)
-from fasternet_mm.runtime.deploy import deployed_inferencer, is_deployed_dir
+from fasternet_mm.runtime import load_config
+from fasternet_mm.runtime.cli import check_output, existing_file
+from fasternet_mm.runtime.deploy import (deployed_inferencer, is_deployed_dir,
+                                         optimize_for_inference)
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def score(text: str) -> float:
+    """A score threshold: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number')
+    if not 0 <= value <= 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f'{text} is not a score in [0, 1]')
+    return value
+
+
+def checkpoint_or_deployed(text: str) -> str:
+    """A checkpoint file, a URL, or a folder of tools/deployment/deploy.py
+    (checked when it is opened)."""
+    return text if '://' in text or is_deployed_dir(text) else \
+        existing_file(text)
+
+
+def image_file(text: str) -> str:
+    """A local image that OpenCV (mmcv's reader) can decode."""
+    existing_file(text)
+    try:
+        ok = mmcv.imread(text) is not None
+    except Exception:  # noqa: B902  (whatever the decoder raises)
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not an image that OpenCV can read (e.g. .jpg, '
+            '.png)')
+    return text
+
+
+def image_output(text: str) -> str:
+    """A picture to write: its extension names the format."""
+    if osp.splitext(text)[1].lower() not in IMAGE_EXTENSIONS:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: the file name must end in an image extension '
+            f'({", ".join(IMAGE_EXTENSIONS)}), which selects the format')
+    return text
+
+
+def device(text: str) -> str:
+    """A torch device that this machine has."""
+    try:
+        dev = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a device (e.g. cpu, cuda, cuda:0)')
+    if dev.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise argparse.ArgumentTypeError(
+                f'{text}: this machine has {count} CUDA device(s); use '
+                '--device cpu' + (f' or cuda:0..{count - 1}' if count else ''))
+    return text
 
 
 def parse_args(argv=None):
@@ -39,7 +99,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--device', type=device, default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
-        '--score-thr', type=float, default=0.3, help='lowest score drawn')
+        '--score-thr',
+        type=score,
+        default=0.3,
+        help='lowest score drawn, in [0, 1]')
     parser.add_argument(
         '--deploy',
         action='store_true',
@@ -62,10 +125,15 @@ def main(argv=None):
             f'{args.config} is not a detection config (default_scope '
             "'mmdet'): this tool draws a detector's boxes and masks; paint a "
             "segmentor's predictions with tools/test.py --show-dir")
+    check_output(args.out_file, args.img, args.config, args.checkpoint)
     deployed = is_deployed_dir(args.checkpoint)
     if deployed:
         inferencer = deployed_inferencer(
-            load_config(args.config), args.checkpoint, args.device)
+            load_config(args.config),
+            args.checkpoint,
+            args.device,
+            deploy=args.deploy,
+            fast=args.fast)
     else:
         from mmdet.apis import DetInferencer
         inferencer = DetInferencer(
@@ -73,7 +141,7 @@ def main(argv=None):
             weights=args.checkpoint,
             device=args.device,
             show_progress=False)
-    if (args.deploy or args.fast) and not deployed:
+    if args.deploy or args.fast:
         optimize_for_inference(inferencer.model,
                                'auto' if args.fast else 'fp32')
     result = inferencer(

@@ -4,15 +4,14 @@ Arguments follow MMDetection's ``tools/test.py``; the config's default_scope
 decides between detection and segmentation.
 """
 import argparse
+import os
 
 from mmengine.config import ConfigDict
 
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.runtime import (build_runner, check_data,
-                                  check_input_padding, load_config)
+from fasternet_mm.runtime import check_input_padding, load_config, run
 from fasternet_mm.runtime.cli import CfgOptions
 from fasternet_mm.runtime.deploy import is_deployed_dir, test_deployed
-from fasternet_mm.runtime.setup_env import set_local_rank
 
 
 def parse_args(argv=None):
@@ -63,7 +62,8 @@ def parse_args(argv=None):
         '(bfloat16 on CPUs with AMX / AVX-512 BF16, float16 on CUDA)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
-    set_local_rank(args.local_rank)
+    # older launchers pass --local-rank; mmengine reads the variable
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
@@ -140,16 +140,15 @@ def main(argv=None):
     if args.out is not None and cfg.default_scope == 'mmseg':
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    if args.out is not None and cfg.default_scope == 'mmdet' and \
-            not args.out.endswith(('.pkl', '.pickle')):
-        raise UserInputError(f'--out {args.out!r} must be a .pkl file')
-    check_data(cfg, ['test'])
-    runner = build_runner(cfg)
-    if args.out is not None and cfg.default_scope == 'mmdet':
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
-    return runner.test()
+    elif args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise UserInputError(f'--out {args.out!r} must be a .pkl file')
+        evaluators = cfg.test_evaluator
+        cfg.test_evaluator = [
+            *(evaluators if isinstance(evaluators, list) else [evaluators]),
+            dict(type='DumpDetResults', out_file_path=args.out)
+        ]
+    return run(cfg, 'test')
 
 
 if __name__ == '__main__':

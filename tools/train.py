@@ -5,12 +5,11 @@ Arguments follow MMDetection's ``tools/train.py``.
 import argparse
 import os
 
+import torch
+
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.runtime import (build_runner, check_data,
-                                  check_input_padding, load_config)
+from fasternet_mm.runtime import check_input_padding, load_config, run
 from fasternet_mm.runtime.cli import CfgOptions
-from fasternet_mm.runtime.fileio import lock_work_dir
-from fasternet_mm.runtime.setup_env import enable_amp, set_local_rank
 
 
 def parse_args(argv=None):
@@ -43,7 +42,8 @@ def parse_args(argv=None):
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
-    set_local_rank(args.local_rank)
+    # older launchers pass --local-rank; mmengine reads the variable
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
@@ -52,7 +52,12 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
     if args.amp:
-        enable_amp(cfg)
+        if not torch.cuda.is_available():
+            raise UserInputError(
+                "--amp needs a CUDA GPU (mmengine's AmpOptimWrapper); drop "
+                '--amp to train in fp32 on this machine')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
         if isinstance(base, bool) or not isinstance(base, int) or base <= 0:
@@ -68,13 +73,7 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
     check_input_padding(cfg)
-    check_data(cfg, ['train', 'val'])
-    # Before mmengine opens a log folder; by the one process that surely is
-    # rank 0 (slurm/mpi ranks are known later: the hook locks there).
-    if args.launcher == 'none' or (args.launcher == 'pytorch'
-                                   and os.environ.get('RANK') == '0'):
-        lock_work_dir(cfg.work_dir)
-    build_runner(cfg).train()
+    run(cfg, 'train')
 
 
 if __name__ == '__main__':

@@ -5,15 +5,14 @@
 #   custom_hooks = [*_base_.custom_hooks, *_base_.fasternet_hooks]
 # (or custom_hooks = _base_.fasternet_hooks where the recipe has none). They
 # act under any tool, MMDetection's and MMSegmentation's own included:
-# crash-safe checkpoints (whatever CheckpointHook the config names), no
-# checkpoint that does not fit the model, a stop on a NaN loss, one run per
-# work dir, data errors that name the file (fasternet_mm/runtime/hooks).
+# crash-safe checkpoints, no checkpoint that does not fit the model, a stop
+# on a NaN loss, data and work-dir checks before the run
+# (fasternet_mm/runtime/hooks).
 custom_imports = dict(
     imports=['fasternet_mm.runtime'], allow_failed_imports=False)
 fasternet_hooks = [
     dict(type='AtomicSaveHook'),
     dict(type='CheckpointFitHook'),
-    dict(type='DataLoadCheckHook'),
     dict(type='FiniteLossHook'),
-    dict(type='TrainSetupCheckHook'),
+    dict(type='SetupCheckHook'),
 ]

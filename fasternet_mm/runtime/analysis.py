@@ -1,10 +1,5 @@
-"""What the analysis tools share: a model's input batch, and counting.
-
-``tools/analysis_tools/get_flops.py`` and ``benchmark.py`` feed a built
-detector or segmentor the same batch (:func:`data_batch`) and count params
-and FLOPs the same way (:func:`complexity`: mmengine's ``FlopAnalyzer``,
-multiply-adds as fvcore counts them, the FasterNet paper's convention).
-"""
+"""What get_flops.py and benchmark.py share: a model's input batch, and
+counting params and FLOPs (multiply-adds, as fvcore and the paper count)."""
 from typing import Sequence, Union
 
 import torch

@@ -1,25 +1,18 @@
-"""The tools' command-line arguments, checked where argparse reads them.
-
-Every tool declares its arguments with these types and actions, so a bad
-value is argparse's usage error naming the argument (``error: argument
---shape: ...``, exit status 2), not a traceback from torch or mmcv later;
-``--cfg-options`` values are checked against the config they change
-(:func:`check_cfg_options`, called by ``load_config``), and an output that
-would overwrite an input is refused (:func:`check_output`).
-"""
+"""The tools' shared argument types: a bad value is argparse's usage error
+naming the argument, not a traceback later; ``--cfg-options`` values are
+checked against the config they change, and an output that would write
+over an input is refused."""
 import argparse
 import math
 import os
 import os.path as osp
 from typing import Any, Iterable, Optional
 
-import torch
 from mmengine.config import DictAction
 
 from ..errors import ConfigTypeError, ConfigValueError, UserInputError
 
 MIN_SIDE, MAX_SIDE = 32, 8192  # FasterNet's stride; far beyond any dataset
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def image_side(text: str) -> int:
@@ -59,58 +52,6 @@ def file_or_url(text: str) -> str:
     return text if '://' in text else existing_file(text)
 
 
-def is_deployed_dir(path: str) -> bool:
-    """Whether ``path`` is a folder written by ``tools/deployment/deploy.py``
-    (mmdeploy's layout, with its ``deploy.json``)."""
-    return osp.isdir(path) and osp.isfile(osp.join(path, 'deploy.json'))
-
-
-def checkpoint_or_deployed(text: str) -> str:
-    """:func:`file_or_url`, or a folder written by
-    ``tools/deployment/deploy.py``."""
-    return text if is_deployed_dir(text) else file_or_url(text)
-
-
-def image_file(text: str) -> str:
-    """A local image that OpenCV (mmcv's reader) can decode."""
-    import mmcv
-    existing_file(text)
-    try:
-        ok = mmcv.imread(text) is not None
-    except Exception:  # noqa: B902  (whatever the decoder raises)
-        ok = False
-    if not ok:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not an image that OpenCV can read (e.g. .jpg, '
-            '.png)')
-    return text
-
-
-def image_output(text: str) -> str:
-    """A picture to write: its extension names the format."""
-    if osp.splitext(text)[1].lower() not in IMAGE_EXTENSIONS:
-        raise argparse.ArgumentTypeError(
-            f'{text!r}: the file name must end in an image extension '
-            f'({", ".join(IMAGE_EXTENSIONS)}), which selects the format')
-    return text
-
-
-def device(text: str) -> str:
-    """A torch device that this machine has."""
-    try:
-        dev = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a device (e.g. cpu, cuda, cuda:0)')
-    if dev.type == 'cuda':
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (dev.index or 0) >= count:
-            raise argparse.ArgumentTypeError(
-                f'{text}: this machine has {count} CUDA device(s); use '
-                '--device cpu' + (f' or cuda:0..{count - 1}' if count else ''))
-    return text
-
-
 class CfgOptions(DictAction):
     """mmengine's ``DictAction`` (``KEY=VALUE ...``), with a usage error
     for an item that is not ``KEY=VALUE`` or a value it cannot parse."""
@@ -130,9 +71,10 @@ class CfgOptions(DictAction):
 
 
 def check_cfg_options(cfg, options: Optional[dict]) -> None:
-    """``--cfg-options`` values must be finite numbers where numbers are
-    expected: a value of another kind than the config's (``max_epochs=abc``)
-    and NaN / inf (``lr=nan``) are refused before the config is changed."""
+    """``--cfg-options`` values must keep the kind of what they replace: a
+    number stays a finite number (``max_epochs=abc``, ``lr=nan`` are
+    refused), a dict or list stays one or becomes None (``model=1`` is
+    refused), before the config is changed."""
     for key, value in (options or {}).items():
         for v in _leaves(value):
             if isinstance(v, float) and not math.isfinite(v):
@@ -140,6 +82,15 @@ def check_cfg_options(cfg, options: Optional[dict]) -> None:
                     f'--cfg-options {key}={value}: {v} is not a usable '
                     'setting (not a finite number)')
         current = _lookup(cfg, key)
+        if isinstance(current, (dict, list, tuple)):
+            if value is not None and not isinstance(value,
+                                                    (dict, list, tuple)):
+                raise ConfigTypeError(
+                    f'--cfg-options {key}={value}: {key} is a '
+                    f'{"dict" if isinstance(current, dict) else "list"} in '
+                    'the config; set the keys inside it (e.g. '
+                    f'{key}.KEY=VALUE) instead')
+            continue
         if isinstance(current, bool) or not isinstance(current, (int, float)):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) \

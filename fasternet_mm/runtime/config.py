@@ -1,9 +1,14 @@
-"""Loading a config for the tools, and the checks FasterNet asks of it."""
+"""Loading a config for the tools, the checks FasterNet asks of it, and
+building its model."""
+import importlib
 import os.path as osp
-from typing import Optional
+from typing import Optional, Union
 
+import torch.nn as nn
 from mmengine.config import Config
 from mmengine.hub import get_config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
 
 from ..errors import ConfigValueError, UserInputError
 from .cli import check_cfg_options
@@ -15,13 +20,8 @@ def load_config(path: str,
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
-    """Load ``path``, apply ``--cfg-options`` and fill in the run settings.
-
-    A missing, unreadable or broken config (a ``_base_`` that does not
-    exist, a syntax error, an unsupported file type) is a
-    :class:`UserInputError` naming the file. Configs are code: loading one
-    runs it, as every OpenMMLab tool does.
-    """
+    """Load ``path``, apply ``--cfg-options`` and fill in the run settings;
+    a missing or broken config is a :class:`UserInputError` naming it."""
     try:
         if '::' in path:  # a config installed with mmdet / mmseg
             cfg = get_config(path)
@@ -78,11 +78,8 @@ def uses_fasternet(model_cfg) -> bool:
 
 
 def check_input_padding(cfg: Config) -> None:
-    """FasterNet's stem and merging layers floor odd sizes: inputs must be
-    padded to a multiple of 32 for the stride-32 features to stay aligned.
-
-    Only configs with a FasterNet backbone are checked.
-    """
+    """A FasterNet config pads inputs to a multiple of 32 (its stem and
+    merging layers floor other sizes, misaligning the features)."""
     model = cfg.model
     while 'module' in model:  # test-time augmentation wraps the model
         model = model['module']
@@ -115,3 +112,22 @@ def check_input_padding(cfg: Config) -> None:
                 'by the FasterNet backbone and misalign its features (another '
                 'mIoU); set model.data_preprocessor.test_cfg=dict('
                 'size_divisor=32)')
+
+
+def build_model_from_cfg(config: Union[str, Config],
+                         cfg_options: Optional[dict] = None) -> nn.Module:
+    """The model of a config (path, ``mmdet::``/``mmseg::`` name or
+    :class:`Config`) in eval mode, with PyTorch's initial weights (nothing
+    is downloaded) and BN for SyncBN; ``model.cfg`` keeps the config."""
+    cfg = load_config(config) if isinstance(config, str) else config.copy()
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = check_scope(cfg)
+    cfg.model.pop('pretrained', None)
+    cfg.model.pop('init_cfg', None)
+    cfg.model.get('backbone', {}).pop('init_cfg', None)
+    init_default_scope(scope)
+    registry = importlib.import_module(f'{scope}.registry')
+    model = revert_sync_batchnorm(registry.MODELS.build(cfg.model))
+    model.cfg = cfg
+    return model.eval()

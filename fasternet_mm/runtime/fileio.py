@@ -1,17 +1,6 @@
-"""Files that survive a kill or a full disk, and a work dir of one run.
-
-- :func:`atomic_write`: readers see the old or the new content, whole. The
-  data goes to a temporary file in the same folder, created exclusively
-  (``O_EXCL``) under an unpredictable name, fsynced and renamed over the
-  target; a failure removes it. The rename replaces a planted symlink
-  instead of writing through it.
-- :class:`AtomicLocalBackend`: mmengine's local file backend with atomic
-  ``put`` / ``put_text``, registered as ``backend='atomic_local'``
-  (``mmengine.fileio.register_backend``, the public extension point); the
-  run hooks point mmengine's ``CheckpointHook`` at it. An atomic save needs
-  room for the new checkpoint next to the previous one.
-- :func:`lock_work_dir`: one training run per work dir.
-"""
+"""Files that survive a kill or a full disk (:func:`atomic_write`, and
+mmengine's local backend writing so: ``backend='atomic_local'``), and a
+work dir of one training run (:func:`lock_work_dir`)."""
 import contextlib
 import errno
 import os
@@ -36,43 +25,26 @@ class DiskWriteError(UserInputError, OSError):
     """Writing a file failed (disk full, read-only, no permission)."""
 
 
-def _fsync_dir(path: str) -> None:
-    """Make a rename in ``path`` durable (no-op where folders can't sync)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically; see the module docstring.
-
-    Raises:
-        DiskWriteError: The write failed; nothing was left behind and the
-            previous content of ``path`` is intact.
-    """
+    """Write ``data`` to ``path`` through a temporary file beside it
+    (exclusive, unpredictable name), fsynced and renamed over ``path``
+    (replacing a planted symlink): readers see the old or the new content;
+    a failure leaves nothing behind (:class:`DiskWriteError`)."""
     folder = osp.dirname(osp.abspath(path))
+    tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
             dir=folder, prefix=f'.{osp.basename(path)}.', suffix=TMP_SUFFIX)
-    except OSError as e:
-        raise DiskWriteError(f'cannot write {path}: {e.strerror}') from e
-    try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
         if not isinstance(e, OSError):
             raise
         room = (f'; it needs {len(data) / 2**20:.1f} MiB free next to the '
@@ -83,7 +55,12 @@ def atomic_write(path: str, data: bytes) -> None:
             'left behind and the previous file, if any, is intact: fix the '
             'cause and run again (a training run continues from its last '
             'complete checkpoint with --resume)') from e
-    _fsync_dir(folder)
+    with contextlib.suppress(OSError):  # make the rename durable
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @register_backend('atomic_local')
@@ -97,26 +74,13 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(str(filepath), obj.encode(encoding))
 
 
-_HELD = {}  # lock file path -> open handle, of this process
-
-
 def lock_work_dir(work_dir: str):
-    """Take ``work_dir``'s training lock, or raise naming the holder.
-
-    Our tools call it before the Runner exists (so that a refused run does
-    not even open its log folder, which mmengine names by the second);
-    ``TrainSetupCheckHook`` calls it again under other tools. The lock file
-    is opened without following a symlink and must be a regular file of
-    its own (no hard link), so a planted link cannot make the run write
-    elsewhere. Returns the open lock file (the lock lasts until it is
-    closed or the process ends), or None where the platform has no
-    ``fcntl``.
-    """
+    """Take ``work_dir``'s training lock (held while the returned file is
+    open), or raise naming the holder. A symlinked or hard-linked lock file
+    is refused, so a planted link cannot make the run write elsewhere."""
     if fcntl is None:
         return None
     path = osp.abspath(osp.join(work_dir, LOCK_FILE))
-    if path in _HELD:
-        return _HELD[path]
     try:
         os.makedirs(work_dir, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -127,12 +91,12 @@ def lock_work_dir(work_dir: str):
                 'writes through one: remove it (rm) and start again') from e
         raise DiskWriteError(f'cannot write {path}: {e.strerror}') from e
     info = os.fstat(fd)
+    handle = os.fdopen(fd, 'r+')
     if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
-        os.close(fd)
+        handle.close()
         raise UserInputError(
             f'the lock file {path} is not a plain file of its own (a hard '
             'link or a special file); remove it and start again')
-    handle = os.fdopen(fd, 'r+')
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -141,21 +105,8 @@ def lock_work_dir(work_dir: str):
         raise UserInputError(
             f'another training run (pid {owner}) is using the work dir '
             f'{work_dir}: both would write the same checkpoints and '
-            'last_checkpoint; give this run its own --work-dir')
-    try:
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-    except OSError as e:
-        handle.close()
-        raise DiskWriteError(f'cannot write {path}: {e.strerror}') from e
-    _HELD[path] = handle
+            'last_checkpoint; give this run its own --work-dir') from None
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
     return handle
-
-
-def unlock_work_dir(handle) -> None:
-    """Release a lock taken by :func:`lock_work_dir`."""
-    for path, held in list(_HELD.items()):
-        if held is handle:
-            del _HELD[path]
-    handle.close()

@@ -9,8 +9,7 @@ from mmengine.runner.checkpoint import save_checkpoint
 from fasternet_mm.errors import UserInputError
 from fasternet_mm.runtime import fileio
 from fasternet_mm.runtime.fileio import (AtomicLocalBackend, DiskWriteError,
-                                         atomic_write, lock_work_dir,
-                                         unlock_work_dir)
+                                         atomic_write, lock_work_dir)
 
 
 def test_mmengine_saves_checkpoints_through_the_backend_named_in_backend_args(
@@ -102,9 +101,10 @@ def test_a_hard_linked_lock_file_is_refused_and_its_target_untouched(tmp_path):
 def test_the_lock_holds_the_pid_and_is_released(tmp_path):
     handle = lock_work_dir(str(tmp_path))
     assert (tmp_path / fileio.LOCK_FILE).read_text() == str(os.getpid())
-    assert lock_work_dir(str(tmp_path)) is handle  # taken once per process
-    unlock_work_dir(handle)
-    assert handle.closed and not fileio._HELD
+    with pytest.raises(UserInputError, match='another training run'):
+        lock_work_dir(str(tmp_path))
+    handle.close()
+    lock_work_dir(str(tmp_path)).close()
 
 
 def test_an_unwritable_work_dir_is_a_user_error_naming_it(tmp_path):

@@ -5,8 +5,7 @@ the path; the training runs with ``num_workers=0``, so the data pipeline
 runs in the training process). It writes to the work dir:
 
 * ``probe_train.json``: per epoch, the transforms of the live training
-  dataset's pipeline, whether each is checked (``CheckedTransform``), and
-  how often Mosaic and MixUp actually ran;
+  dataset's pipeline and how often Mosaic and MixUp actually ran;
 * ``probe_raw.pth``: the model's own (not averaged) weights at the end of
   training;
 * ``probe_evaluated.pth``: the weights the model holds while it tests.
@@ -21,8 +20,6 @@ from mmdet.datasets.transforms import CachedMixUp, CachedMosaic
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
-
-from fasternet_mm.runtime.hooks.data_load_check_hook import CheckedTransform
 
 CALLS = collections.Counter()
 
@@ -61,13 +58,7 @@ class RTMDetProbeHook(Hook):
     def after_train_epoch(self, runner):
         transforms = runner.train_dataloader.dataset.pipeline.transforms
         self.epochs[runner.epoch] = dict(
-            pipeline=[
-                type(t.transform if isinstance(t, CheckedTransform) else t).
-                __name__ for t in transforms
-            ],
-            calls=dict(CALLS),
-            # DataLoadCheckHook's wrapper, which names a failing file
-            checked=all(isinstance(t, CheckedTransform) for t in transforms))
+            pipeline=[type(t).__name__ for t in transforms], calls=dict(CALLS))
 
     def after_train(self, runner):
         with open(osp.join(runner.work_dir, 'probe_train.json'), 'w') as f:

@@ -4,7 +4,7 @@ import json
 import pytest
 from helpers import DET_DEMO_CONFIG, REPO_ROOT, load_tool
 
-from fasternet_mm.runtime import cpu_bf16_feature
+from fasternet_mm.runtime.deploy import cpu_bf16_feature
 
 get_flops = load_tool('analysis_tools/get_flops')
 benchmark = load_tool('analysis_tools/benchmark')

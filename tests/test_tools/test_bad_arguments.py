@@ -72,6 +72,10 @@ def test_cfg_option_that_is_not_key_value(capsys, tool, det_checkpoint):
     ('optim_wrapper.optimizer.lr=nan', ConfigValueError,
      r'--cfg-options optim_wrapper.optimizer.lr=nan: nan is not a usable '
      r'setting \(not a finite number\)'),
+    ('model=1', ConfigTypeError,
+     r'--cfg-options model=1: model is a dict in the config; set the keys '
+     r'inside it \(e.g. model.KEY=VALUE\) instead'),
+    ('train_pipeline=x', ConfigTypeError, r'train_pipeline is a list'),
 ])
 def test_cfg_option_of_the_wrong_kind(tiny_coco, tmp_path, option, error,
                                       message):
@@ -152,6 +156,8 @@ demo_tool = load_tool('image_demo')
      'which selects the format'),
     ('cuda', 'argument --device: cuda: this machine has 0 CUDA device(s); '
      'use --device cpu'),
+    ('score nan', 'argument --score-thr: nan is not a score in [0, 1]'),
+    ('score 1.5', 'argument --score-thr: 1.5 is not a score in [0, 1]'),
 ])
 def test_image_demo_arguments(capsys, image, det_checkpoint, case, message):
     if case == 'cuda' and torch.cuda.is_available():
@@ -163,11 +169,31 @@ def test_image_demo_arguments(capsys, image, det_checkpoint, case, message):
     argv = [img, DET_DEMO_CONFIG, det_checkpoint]
     argv += {
         'no extension': ['--out-file', 'result'],
-        'cuda': ['--device', 'cuda']
+        'cuda': ['--device', 'cuda'],
+        'score nan': ['--score-thr', 'nan'],
+        'score 1.5': ['--score-thr', '1.5'],
     }.get(case, [])
     assert usage_error(capsys, demo_tool.main,
                        argv).endswith('error: ' +
                                       message.format(config=DET_DEMO_CONFIG))
+
+
+@pytest.mark.parametrize('how', ['same path', 'symlink'])
+def test_image_demo_never_draws_over_its_input(tmp_path, image, det_checkpoint,
+                                               how):
+    img = tmp_path / 'in.png'
+    img.write_bytes(open(image, 'rb').read())
+    out = img
+    if how == 'symlink':
+        out = tmp_path / 'out.png'
+        os.symlink(img, out)
+    before = img.read_bytes()
+    with pytest.raises(UserInputError, match=r'the output .* is the input'):
+        demo_tool.main([
+            str(img), DET_DEMO_CONFIG, det_checkpoint, '--out-file',
+            str(out)
+        ])
+    assert img.read_bytes() == before
 
 
 def test_image_demo_of_a_segmentation_config(image, det_checkpoint):

@@ -88,14 +88,14 @@ def test_missing_data_root_names_path_and_readme_section(tmp_path):
 
 
 @pytest.mark.parametrize('content, message', [
-    ('images,annotations\n1,2\n', r"is not COCO JSON \(it does not start"),
-    ('{"images": [], "annotations": []}',
-     r"is not COCO JSON: it lacks the list\(s\) \['categories'\]"),
-    ('{"images": [', r'is not valid JSON'),
+    ('images,annotations\n1,2\n', r'JSONDecodeError: Expecting value'),
+    ('{"images": [], "annotations": []}', r"KeyError: 'categories'"),
+    ('{"images": [', r'JSONDecodeError: Expecting value'),
     ('{"images": [], "annotations": [], "categories": []}',
-     r'train dataset is empty: .* lists no images'),
+     r'the dataset has no sample'),
 ])
 def test_bad_annotation_file(coco_copy, tmp_path, content, message):
+    """mmdet's own parse finds what is wrong; the tool names the file."""
     (coco_copy / 'annotations' /
      'instances_train2017.json').write_text(content)
     with pytest.raises(UserInputError, match=message):
@@ -109,7 +109,8 @@ def test_annotations_all_filtered_is_an_empty_dataset(coco_copy, tmp_path):
     ann.write_text(json.dumps(coco))
     with pytest.raises(
             UserInputError,
-            match='empty after filtering.*filter_empty_gt=True'):
+            match='the dataset has no sample .*check its files and its '
+            'filter_cfg'):
         train(str(coco_copy), tmp_path)
 
 
@@ -124,7 +125,7 @@ def test_empty_segmentation_dataset(tmp_path):
                       'upernet_fasternet_t0_ade20k_demo.py')
     with pytest.raises(
             UserInputError,
-            match=r'train dataset is empty: no \*\.jpg image in'):
+            match=r"train img_path folder '.*images/training' is empty"):
         train_tool.main([
             config, '--work-dir',
             str(tmp_path / 'work'), '--cfg-options',

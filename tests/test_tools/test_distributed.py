@@ -185,3 +185,30 @@ def test_two_process_segmentation_matches_one_process(paired_seg_set,
     ratio = check_ranks_and_single_run(tmp_path / 'dist', tmp_path / 'single',
                                        log)
     assert ratio < 1e-3, ratio
+
+
+def test_the_main_process_checks_the_data_and_every_rank_stops(
+        tiny_coco, tmp_path):
+    """SetupCheckHook: rank 0 checks, both ranks raise its verdict (none
+    is left waiting in a collective)."""
+    root = tmp_path / 'coco'
+    shutil.copytree(tiny_coco, root)
+    (root / 'train2017' / '000000000001.png').unlink()
+    options = [o for o in coco_options(str(root)) if o.startswith('train')]
+    proc = run_launcher(
+        'dist_train.sh',
+        DET_DEMO_CONFIG,
+        '2',
+        '--work-dir',
+        tmp_path / 'work',
+        '--cfg-options',
+        *options,
+        'train_dataloader.batch_size=1',
+        'val_dataloader=None',
+        'val_cfg=None',
+        'val_evaluator=None',
+        check=False,
+        env=dict(OMP_NUM_THREADS='1', PORT='29515'))
+    assert proc.returncode != 0
+    message = 'error: 1 of the images that the train dataset lists'
+    assert proc.stderr.count(message) == 2, proc.stderr[-3000:]

@@ -2,7 +2,7 @@
 
 UperNet FasterNet-T0 (the demo config) trains a few iterations on a tiny
 generated ADE20K-format set, then the test tool evaluates mIoU from the
-saved checkpoint (also with --deploy and --fast) and paints the predictions.
+saved checkpoint and paints the predictions.
 """
 import glob
 import json
@@ -11,7 +11,7 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO_ROOT, run_launcher, run_tool
+from helpers import REPO_ROOT, run_tool
 
 from fasternet_mm.demo import ADE20K_DEMO_CLASSES, make_ade20k_demo
 
@@ -97,56 +97,3 @@ def test_test_tool_reports_miou_and_paints_predictions(trained, tmp_path):
     pred = cv2.imread(label_maps[0], cv2.IMREAD_UNCHANGED)
     assert pred.shape == (64, 64)
     assert 1 <= np.min(pred) and np.max(pred) <= len(ADE20K_DEMO_CLASSES)
-
-
-def test_test_tool_fast_mode_keeps_miou(trained, tmp_path):
-    """--fast (bf16 where the CPU has it) costs at most 0.5 mIoU points;
-    --deploy (exact) at most round-off."""
-    root, train_dir = trained
-    miou = {}
-    for mode in ('plain', 'deploy', 'fast'):
-        work_dir = str(tmp_path / mode)
-        extra = [] if mode == 'plain' else [f'--{mode}']
-        log = run_tool('test.py', DEMO_CONFIG,
-                       osp.join(train_dir, f'iter_{ITERS}.pth'), '--work-dir',
-                       work_dir, *extra, '--cfg-options', *data_options(root))
-        assert ('optimized for inference' in log) == bool(extra)
-        miou[mode] = last_metrics(work_dir)['mIoU']
-    assert abs(miou['deploy'] - miou['plain']) <= 0.01
-    assert abs(miou['fast'] - miou['plain']) <= 0.5, miou
-
-
-def test_fast_mode_under_dist_test_matches_one_process(trained, tmp_path):
-    """dist_test.sh --fast: the hook acts in before_test on each rank; two
-    processes evaluate the same mIoU as one."""
-    root, train_dir = trained
-    ckpt = osp.join(train_dir, f'iter_{ITERS}.pth')
-    args = ['--fast', '--cfg-options', *data_options(root)]
-    single = str(tmp_path / 'single')
-    run_tool('test.py', DEMO_CONFIG, ckpt, '--work-dir', single, *args)
-    dist = str(tmp_path / 'dist')
-    log = run_launcher(
-        'dist_test.sh',
-        DEMO_CONFIG,
-        ckpt,
-        '2',
-        '--work-dir',
-        dist,
-        *args,
-        env=dict(PORT='29521', OMP_NUM_THREADS='1'))
-    assert 'optimized for inference: ' in log, log[-3000:]  # rank 0 logs
-    assert last_metrics(dist)['mIoU'] == pytest.approx(
-        last_metrics(single)['mIoU'], abs=0.01)
-
-
-def test_test_tool_tta_with_fast_mode(trained, tmp_path):
-    """--tta wraps the model (SegTTAModel): the checkpoint still loads into
-    the wrapped model and --fast acts through the wrapper."""
-    root, train_dir = trained
-    work_dir = str(tmp_path / 'tta')
-    log = run_tool('test.py', DEMO_CONFIG,
-                   osp.join(train_dir, f'iter_{ITERS}.pth'), '--work-dir',
-                   work_dir, '--tta', '--fast', '--cfg-options',
-                   *data_options(root))
-    assert 'optimized for inference' in log
-    check_metrics(last_metrics(work_dir))

@@ -56,6 +56,7 @@ import json
 import os
 import os.path as osp
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -66,14 +67,15 @@ import torch.nn as nn
 
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import UserInputError, run_tool
-from fasternet_mm.runtime import (build_model_from_cfg, choose_precision,
-                                  load_config, optimize_for_inference)
+from fasternet_mm.runtime import build_model_from_cfg, load_config
 from fasternet_mm.runtime.analysis import complexity, data_batch
 from fasternet_mm.runtime.cli import positive_int
-from fasternet_mm.runtime.deploy import DeployedModel, export_model, load_meta
+from fasternet_mm.runtime.deploy import (DeployedModel, choose_precision,
+                                         export_model, load_meta,
+                                         optimize_for_inference)
 from fasternet_mm.runtime.deploy.backends import Runner
-from fasternet_mm.runtime.inference import (cpu_bf16_feature, cpu_info,
-                                            fold_norms)
+from fasternet_mm.runtime.deploy.inference import (cpu_bf16_feature, cpu_info,
+                                                   fold_norms)
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
@@ -228,8 +230,11 @@ class Case:
             result['stages_ms'] = {k: round(v, 1) for k, v in stages.items()}
         if self.network_ms is not None:
             result['network_ms'] = {
-                k: round(v, 1)
-                for k, v in self.network_ms.items()
+                group: {
+                    k: round(v, 1)
+                    for k, v in times.items()
+                }
+                for group, times in self.network_ms.items()
             }
         return result
 
@@ -332,9 +337,9 @@ def deployed_model(base: nn.Module, config: str, mode: str, shape, args,
     return DeployedModel(folder, cfg.model.to_dict(), cfg.default_scope)
 
 
-def network_profile(model: DeployedModel, data: dict) -> Dict[str, float]:
-    """OpenVINO's per-layer time of ``model``'s network on ``data``, summed
-    per top-level module."""
+def network_profile(model: DeployedModel, data: dict) -> Dict[str, dict]:
+    """The backend's per-layer time of ``model``'s network on ``data``,
+    summed per top-level module and per op (:meth:`Runner.profile`)."""
     runner = Runner(model.runner.deploy_dir, model.meta, profile=True)
     return runner.profile(
         model.data_preprocessor(data, False)['inputs'].numpy())
@@ -357,9 +362,7 @@ def model_cases(args, device, sync) -> List[Case]:
                     model = deployed_model(base, config, mode, shape, args,
                                            args.export_dir)
                     dtype, fmt = model.meta['precision'], '-'
-                    if model.meta['backend'] == 'openvino':
-                        profile = functools.partial(network_profile, model,
-                                                    data)
+                    profile = functools.partial(network_profile, model, data)
                 else:
                     model = copy.deepcopy(base)
                 if mode in ('deploy', 'fast'):
@@ -396,10 +399,32 @@ def run_cases(cases: List[Case], args, sync: Callable) -> None:
             case.network_ms = case.profile()
 
 
+# What tells the CPU classes apart (Linux flag names): AVX2 + FMA only
+# (e.g. AMD Zen 3), AVX-512 with VNNI / BF16 (Zen 4), AMX (Intel Xeon 4th gen
+# and later).
+CLASS_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni',
+               'avx512_bf16', 'amx_bf16', 'amx_int8')
+
+
+def busy_seconds():
+    """(CPU seconds every process has run, those of this process and its
+    children), to tell the load of other jobs during a measurement."""
+    with open('/proc/stat') as f:
+        ticks = [int(v) for v in f.readline().split()[1:9]]
+    own = [
+        resource.getrusage(w)
+        for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    ]
+    return ((sum(ticks) - ticks[3] - ticks[4]) / os.sysconf('SC_CLK_TCK'),
+            sum(u.ru_utime + u.ru_stime for u in own))
+
+
 def environment(device: torch.device) -> dict:
+    flags = cpu_info('flags') or ''
     env = dict(
         device=str(device),
         cpu=cpu_info('model name') or platform.processor(),
+        cpu_flags=[f for f in CLASS_FLAGS if f in flags.split()],
         cpu_count=os.cpu_count(),
         cpu_bf16=cpu_bf16_feature(),
         torch=torch.__version__,
@@ -452,13 +477,16 @@ def print_table(results: List[dict], baseline: str) -> None:
             print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
     profiled = [r for r in results if 'network_ms' in r]
     if profiled:
-        print('\ninside the deployed network (ms, one inference with '
-              "OpenVINO's per-layer counters, which slow it a little; "
-              'other: ops outside any module, e.g. NMS)')
+        print('\ninside the deployed network (ms, one inference with the '
+              "backend's per-layer counters, which slow it a little; "
+              'other: ops outside any module, e.g. NMS; the top ops)')
         for r in profiled:
-            parts = ', '.join(f'{k} {v:.0f}' for k, v in sorted(
-                r['network_ms'].items(), key=lambda kv: -kv[1]))
-            print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
+            for group, top in (('by_module', 8), ('by_op', 8)):
+                parts = ', '.join(f'{k} {v:.0f}'
+                                  for k, v in sorted(
+                                      r['network_ms'][group].items(),
+                                      key=lambda kv: -kv[1])[:top])
+                print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
 
 
 def plot(results: List[dict], env: dict, out: str) -> None:
@@ -625,17 +653,32 @@ def main(argv=None):
         raise UserInputError(
             f'--model-modes {" ".join(deployed)} run on the CPU: add '
             '--device cpu, or time TensorRT on the GPU')
+    load_before = os.getloadavg()[0] / os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         args.export_dir = args.export_dir or tmp
         cases = backbone_cases(args, device) + model_cases(args, device, sync)
+        start, (busy0, own0) = time.perf_counter(), busy_seconds()
         run_cases(cases, args, sync)
+        busy1, own1 = busy_seconds()
     results = [case.result() for case in cases]
     env = environment(device)
+    # per core: the 1-minute load average before anything ran, and the CPU
+    # time other processes took while the cases were timed
+    env['load_per_core'] = dict(
+        before=round(load_before, 2),
+        others_during=round(
+            max(0., (busy1 - busy0) - (own1 - own0)) /
+            (time.perf_counter() - start) / os.cpu_count(), 2))
     print_table(results, args.baseline)
     print(f'device {env["device"]}, {env.get("gpu", env["cpu"])} '
-          f'(native bf16: {env["cpu_bf16"]}), torch {env["torch"]}, '
-          f'{env["threads"]} threads; median of {args.rounds} x '
-          f'{args.iters} iterations')
+          f'({" ".join(env["cpu_flags"])}; native bf16: {env["cpu_bf16"]}), '
+          f'torch {env["torch"]}, {env["threads"]} threads; median of '
+          f'{args.rounds} x {args.iters} iterations; load per core '
+          f'{env["load_per_core"]}')
+    if max(env['load_per_core'].values()) > 0.5:
+        print('WARNING: other jobs loaded this machine (more than 0.5 per '
+              'core): these timings are distorted, even as ratios; rerun '
+              'them with nothing else running')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(

@@ -37,7 +37,15 @@ def parse_args(argv=None):
         type=positive_int,
         default=32,
         help='int8: calibration images drawn from the training set')
-    parser.add_argument('--work-dir', required=True, help='output folder')
+    parser.add_argument(
+        '--work-dir',
+        required=True,
+        help='output folder: a new one, or an earlier export of this model')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='write into a --work-dir that holds other files: the files an '
+        'export writes are replaced, the others kept')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -49,9 +57,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    meta = export_model(args.config, args.checkpoint, args.work_dir,
-                        args.backend, args.precision, args.calib_images,
-                        args.cfg_options)
+    meta = export_model(
+        args.config,
+        args.checkpoint,
+        args.work_dir,
+        args.backend,
+        args.precision,
+        args.calib_images,
+        args.cfg_options,
+        force=args.force)
     print(f'exported {args.config} to {args.work_dir} ({meta["backend"]}, '
           f'{meta["chosen"]})')
 

@@ -21,10 +21,9 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from fasternet_mm.errors import UserInputError, run_tool
 from fasternet_mm.runtime import build_model_from_cfg
+from fasternet_mm.runtime.checkpoint import check_fit, state_dict_of
 from fasternet_mm.runtime.cli import check_output, existing_file, file_or_url
 from fasternet_mm.runtime.fileio import atomic_write
-from fasternet_mm.runtime.hooks.checkpoint_fit_hook import (check_fit,
-                                                            state_dict_of)
 
 
 def convert(config: str, checkpoint: str, out: str) -> None:

@@ -449,7 +449,10 @@ class FasterNet(BaseModule):
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state_dict, report = convert_fasternet_checkpoint(
             ckpt, self.state_dict(), prefix=prefix, source=str(checkpoint))
-        self.load_state_dict(state_dict, strict=False)
+        with torch.no_grad():  # names and shapes checked: converted once
+            for name, tensor in self.state_dict(keep_vars=True).items():
+                if name in state_dict:
+                    tensor.copy_(state_dict[name])
         print_log(report, logger='current')
 
     def convert_state_dict(self, state_dict: dict, prefix: str = '') -> str:

@@ -1,14 +1,18 @@
-"""Whole-model deployment: export (:func:`export_model`), the exported
-folder as a model (:class:`DeployedModel`), and our tools' use of it
-(:func:`test_deployed`)."""
-from ..cli import is_deployed_dir
+"""Running a trained model fast: in PyTorch (:func:`optimize_for_inference`,
+``FastInferenceHook``), or exported whole (:func:`export_model`) and run
+from its folder (:class:`DeployedModel`; :func:`test_deployed` for our
+tools)."""
 from .configs import BACKENDS, PRECISIONS, model_hash
 from .export import export_model
-from .model import DeployedModel, load_meta
+from .folder import is_deployed_dir, load_meta
+from .inference import (FastInferenceHook, choose_precision, cpu_bf16_feature,
+                        optimize_for_inference)
+from .model import DeployedModel
 from .tools import deployed_inferencer, test_deployed
 
 __all__ = [
-    'BACKENDS', 'PRECISIONS', 'DeployedModel', 'deployed_inferencer',
+    'BACKENDS', 'PRECISIONS', 'DeployedModel', 'FastInferenceHook',
+    'choose_precision', 'cpu_bf16_feature', 'deployed_inferencer',
     'export_model', 'is_deployed_dir', 'load_meta', 'model_hash',
-    'test_deployed'
+    'optimize_for_inference', 'test_deployed'
 ]

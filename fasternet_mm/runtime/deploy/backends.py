@@ -4,15 +4,19 @@ Each backend is imported when used; a missing package is a
 :class:`UserInputError` that names the pip command.
 """
 import collections
+import contextlib
 import importlib
+import json
 import os.path as osp
+import tempfile
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-from ...errors import UserInputError
-from ..inference import cpu_bf16_feature
+from ...errors import CheckpointError, UserInputError
+from .folder import EXPORT_AGAIN, NETWORK_FILES, network_files
+from .inference import cpu_bf16_feature
 
 PIP = {
     'onnxruntime': 'pip install onnxruntime',
@@ -63,60 +67,98 @@ class Runner:
                  profile: bool = False):
         self.backend, self.deploy_dir = meta['backend'], deploy_dir
         self.output_names: List[str] = meta['output_names']
-        threads = threads or torch.get_num_threads()
-        if self.backend == 'onnxruntime':
-            ort = require('onnxruntime', 'a deployed onnxruntime model')
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            self.session = ort.InferenceSession(
-                osp.join(deploy_dir, 'end2end.onnx'),
-                options,
-                providers=['CPUExecutionProvider'])
-        elif self.backend == 'openvino':
-            ov = require('openvino', 'a deployed openvino model')
-            core = ov.Core()
-            model = core.read_model(osp.join(deploy_dir, 'end2end.xml'))
-            self.compiled = core.compile_model(
-                model, 'CPU', {
-                    'INFERENCE_PRECISION_HINT': openvino_hint(
-                        meta['precision']),
-                    'PERFORMANCE_HINT': 'LATENCY',
-                    'INFERENCE_NUM_THREADS': threads,
-                    'PERF_COUNT': profile,
-                })
-            self.request = self.compiled.create_infer_request()
-            self.ports = {
-                name: self.compiled.output(name)
-                for name in self.output_names
-            }
-        else:
+        if self.backend == 'tensorrt':
             raise UserInputError(
-                f'{deploy_dir}: the {self.backend} backend runs through '
-                "mmdeploy's SDK or TensorRT on a GPU, not in this tool")
+                f'{deploy_dir}: the tensorrt backend runs through mmdeploy\'s '
+                'SDK or TensorRT on a GPU, not in this tool')
+        paths = network_files(deploy_dir, meta)
+        self.name = osp.join(deploy_dir, NETWORK_FILES[self.backend][0])
+        threads = threads or torch.get_num_threads()
+        backend = require(self.backend, f'a deployed {self.backend} model')
+        with self._errors('load'):
+            if self.backend == 'onnxruntime':
+                options = backend.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                if profile:
+                    options.enable_profiling = True
+                    options.profile_file_prefix = osp.join(
+                        tempfile.mkdtemp(), 'ort')
+                self.session = backend.InferenceSession(
+                    paths[0], options, providers=['CPUExecutionProvider'])
+                outputs = [o.name for o in self.session.get_outputs()]
+            else:
+                core = backend.Core()
+                self.compiled = core.compile_model(
+                    core.read_model(*paths), 'CPU', {
+                        'INFERENCE_PRECISION_HINT':
+                        openvino_hint(meta['precision']),
+                        'PERFORMANCE_HINT':
+                        'LATENCY',
+                        'INFERENCE_NUM_THREADS':
+                        threads,
+                        'PERF_COUNT':
+                        profile,
+                    })
+                self.request = self.compiled.create_infer_request()
+                outputs = [o.any_name for o in self.compiled.outputs]
+        if outputs != self.output_names:
+            raise CheckpointError(
+                f'cannot load {self.name}: its graph returns {outputs}, not '
+                f'the output_names {self.output_names} of deploy.json; '
+                f'{EXPORT_AGAIN}')
 
-    def profile(self, x: np.ndarray) -> Dict[str, float]:
-        """Milliseconds of one inference of ``x`` per top-level module of
-        the exported model (``backbone``, ``neck``, each head, from the ONNX
-        scope names; ``other``: ops outside any module, such as box decoding
-        and NMS, and layers OpenVINO renamed when it fused them;
-        ``reorders``: layout changes OpenVINO added), from OpenVINO's
-        per-layer counters (``profile=True``)."""
-        if self.backend != 'openvino':
-            raise UserInputError('per-layer profiles are read from OpenVINO')
+    @contextlib.contextmanager
+    def _errors(self, verb: str):
+        """A backend's exception as one error naming the network file."""
+        try:
+            yield
+        except Exception as e:  # noqa: B902  (each backend has its own)
+            reason = ' '.join(str(e).split())[:400] or type(e).__name__
+            raise CheckpointError(
+                f'cannot {verb} {self.name}: {reason}; {EXPORT_AGAIN}') \
+                from None
+
+    def profile(self, x: np.ndarray) -> Dict[str, Dict[str, float]]:
+        """Milliseconds of one inference of ``x`` from the backend's own
+        per-layer counters (a runner made with ``profile=True``), summed
+        ``by_module`` (``backbone``, ``neck``, each head, from the ONNX
+        scope names; ``other``: ops outside any module, such as NMS, and
+        layers OpenVINO renamed when it fused them) and ``by_op`` (ONNX
+        Runtime's op type; OpenVINO's layer type and the kernel it ran,
+        ``Reorder`` being the layout changes it added)."""
         self.run(x)
-        times: Dict[str, float] = collections.defaultdict(float)
-        for layer in self.request.profiling_info:
-            parts = layer.node_name.split('/')
-            group = parts[1] if len(parts) > 2 and not parts[0] else 'other'
-            if layer.node_type == 'Reorder':  # layout changes OpenVINO adds
-                group = 'reorders'
-            times[group] += layer.real_time.total_seconds() * 1e3
-        return {k: v for k, v in times.items() if v >= 0.05}
+        if self.backend == 'onnxruntime':
+            with open(self.session.end_profiling()) as f:
+                layers = [(e['name'].rsplit('_kernel_time', 1)[0],
+                           e['args']['op_name'], e['dur'] / 1e3)
+                          for e in json.load(f) if e.get('cat') == 'Node'
+                          and e['name'].endswith('_kernel_time')]
+        else:
+            layers = [(layer.node_name,
+                       f'{layer.node_type} {layer.exec_type}'.strip(),
+                       layer.real_time.total_seconds() * 1e3)
+                      for layer in self.request.profiling_info]
+        times = dict(
+            by_module=collections.defaultdict(float),
+            by_op=collections.defaultdict(float))
+        for name, op, ms in layers:
+            parts = name.split('/')
+            module = parts[1] if len(parts) > 2 and not parts[0] else 'other'
+            times['by_module'][module] += ms
+            times['by_op'][op] += ms
+        return {
+            k: {
+                n: t
+                for n, t in v.items() if t >= 0.05
+            }
+            for k, v in times.items()
+        }
 
     def run(self, x: np.ndarray) -> List[np.ndarray]:
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if self.backend == 'onnxruntime':
-            return self.session.run(self.output_names, {'input': x})
-        result = self.request.infer({'input': x})
-        return [result[self.ports[name]] for name in self.output_names]
+        with self._errors('run'):
+            if self.backend == 'onnxruntime':
+                return self.session.run(self.output_names, {'input': x})
+            result = self.request.infer({'input': x})
+            return [result[name] for name in self.output_names]

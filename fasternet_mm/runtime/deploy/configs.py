@@ -8,7 +8,6 @@ the output names the model has.
 """
 import hashlib
 import json
-from typing import Optional
 
 from mmengine.config import Config
 
@@ -154,13 +153,3 @@ def check_input(shape, meta: dict) -> None:
             f'input {n}x3x{h}x{w} does not fit the exported model '
             f'({"; ".join(problems)}); resize the images in the test '
             'pipeline, or export again')
-
-
-def read_meta(deploy_dir: str) -> Optional[dict]:
-    """Our record in ``deploy_dir``/deploy.json; None if it has none."""
-    import os.path as osp
-    path = osp.join(deploy_dir, 'deploy.json')
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f).get(META_KEY)

@@ -12,6 +12,7 @@ model config's hash, the classes). The folder is written next to the target
 and renamed into place when complete.
 """
 import copy
+import importlib
 import os
 import os.path as osp
 import re
@@ -25,16 +26,18 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
-from mmengine.registry import init_default_scope
+from mmengine.registry import HOOKS, init_default_scope
 from torch.torch_version import TorchVersion
 
-from ...errors import UserInputError
+from ...errors import CheckpointError, UserInputError
 from ..checkpoint import safe_load
-from ..config import load_config
-from ..inference import choose_precision
+from ..config import build_model_from_cfg, load_config
+from ..hooks import CheckpointFitHook  # noqa: F401  (in HOOKS)
 from .backends import Runner, require, require_tensorrt
 from .configs import (BACKENDS, DEPLOY_CFG, META_KEY, PRECISIONS,
                       deploy_config, input_range, model_hash)
+from .folder import load_meta
+from .inference import choose_precision
 from .onnx_fixes import fix_graph
 
 MMDEPLOY = 'mmdeploy==1.3.1'
@@ -105,7 +108,6 @@ def _sample_image(cfg: Config) -> np.ndarray:
 def calibration_inputs(cfg: Config, num: int):
     """``num`` preprocessed images of the config's training set, through
     the test pipeline (no augmentation)."""
-    import importlib
     scope = cfg.default_scope
     init_default_scope(scope)
     registry = importlib.import_module(f'{scope}.registry')
@@ -171,12 +173,73 @@ def _write_meta(work: str, meta: dict) -> None:
     mmengine.dump(info, path, sort_keys=False, indent=4)
 
 
-def _dataset_meta(checkpoint: str, cfg: Config) -> dict:
-    ckpt = safe_load(checkpoint, map_location='cpu')
-    meta = (ckpt.get('meta') or {}).get('dataset_meta')
-    if meta is None:
-        meta = cfg.test_dataloader.dataset.get('metainfo') or {}
-    return {k: list(v) for k, v in meta.items() if k in ('classes', 'palette')}
+def _dataset_meta(cfg: Config, checkpoint: dict, source: str) -> dict:
+    """The classes (and palette) of the config's test set, as its dataset
+    type and ``metainfo`` give them; a checkpoint that names other classes
+    is refused."""
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # wrappers
+        dataset = dataset.dataset
+    registry = importlib.import_module(f'{cfg.default_scope}.registry')
+    meta = dict(registry.DATASETS.get(dataset.type).METAINFO)
+    meta.update(dataset.get('metainfo') or {})
+    meta = {
+        k: [list(c) if isinstance(c, (list, tuple)) else c for c in meta[k]]
+        for k in ('classes', 'palette') if k in meta
+    }
+    saved = ((checkpoint.get('meta') or {}).get('dataset_meta')
+             or {}).get('classes')
+    if saved is not None and list(saved) != meta['classes']:
+        raise CheckpointError(
+            f'checkpoint {source!r} was trained for the classes '
+            f'{list(saved)[:10]}, the config names {meta["classes"][:10]}: '
+            'export it with the config it was trained with (or set '
+            'test_dataloader.dataset.metainfo.classes)')
+    return meta
+
+
+def check_target(work_dir: str, checkpoint: str, identity: str,
+                 force: bool) -> None:
+    """``work_dir`` may take the export: nothing there is a file or a
+    symlink, it holds no checkpoint, and a folder with files holds an
+    earlier export of the same model (or ``force``: the export then
+    replaces only the files it writes)."""
+    if osp.islink(work_dir) or osp.lexists(work_dir) and \
+            not osp.isdir(work_dir):
+        kind = 'symbolic link' if osp.islink(work_dir) else 'file'
+        raise UserInputError(
+            f'--work-dir {work_dir!r} is a {kind}; give the path of a new '
+            'folder (or of an earlier export of this model)')
+    real = osp.join(osp.realpath(work_dir), '')
+    if osp.realpath(checkpoint).startswith(real):
+        raise UserInputError(
+            f'--work-dir {work_dir!r} holds the checkpoint {checkpoint!r}: an '
+            'export never writes into the folder of its checkpoint; give '
+            'another folder')
+    if not osp.isdir(work_dir) or not os.listdir(work_dir):
+        return
+    try:
+        same = load_meta(work_dir)['model_hash'] == identity
+    except CheckpointError:
+        same = False
+    if not (same or force):
+        raise UserInputError(
+            f'--work-dir {work_dir!r} holds files that are not an export of '
+            'this model: give another folder, or add --force to write the '
+            'export there (it replaces only the files an export writes; the '
+            'others stay)')
+
+
+def _move_into(work: str, work_dir: str) -> None:
+    """The finished export at ``work`` becomes ``work_dir``: renamed, or
+    where ``work_dir`` exists, its files replaced one by one (deploy.json
+    last), the others left."""
+    if not osp.isdir(work_dir):
+        os.rename(work, work_dir)
+        return
+    for name in sorted(os.listdir(work), key=lambda n: n == 'deploy.json'):
+        os.replace(osp.join(work, name), osp.join(work_dir, name))
+    os.rmdir(work)
 
 
 def export_model(config: str,
@@ -186,9 +249,12 @@ def export_model(config: str,
                  precision: str = 'auto',
                  calib_images: int = 32,
                  cfg_options: Optional[dict] = None,
-                 calibration: Optional[Iterable[np.ndarray]] = None) -> dict:
+                 calibration: Optional[Iterable[np.ndarray]] = None,
+                 force: bool = False) -> dict:
     """Write the exported model of ``config`` + ``checkpoint`` to
-    ``work_dir``; returns its record (what deploy.json holds).
+    ``work_dir`` (see :func:`check_target`); returns its record (what
+    deploy.json holds). The checkpoint must fit the model as
+    ``tools/test.py`` checks it (the config's ``CheckpointFitHook``).
 
     int8 calibrates on ``calib_images`` images of the config's training set
     through its test pipeline, or on ``calibration`` (preprocessed NCHW
@@ -197,6 +263,16 @@ def export_model(config: str,
     if backend not in BACKENDS:
         raise UserInputError(f'--backend must be one of {BACKENDS}')
     precision, why = resolve_precision(backend, precision)
+    cfg = load_config(config, cfg_options)
+    identity = model_hash(cfg)  # before mmdeploy edits the config
+    check_target(work_dir, checkpoint, identity, force)
+    loaded = safe_load(checkpoint, map_location='cpu')
+    fit = next((h for h in cfg.get('custom_hooks') or ()
+                if str(h.get('type')).endswith('CheckpointFitHook')),
+               dict(type='CheckpointFitHook'))
+    HOOKS.build(fit).check(build_model_from_cfg(cfg), loaded, checkpoint)
+    dataset_meta = _dataset_meta(cfg, loaded, checkpoint)
+    del loaded
     if backend == 'tensorrt':
         require_tensorrt()
     else:
@@ -206,10 +282,6 @@ def export_model(config: str,
     from mmdeploy.backend.sdk.export_info import export2SDK
 
     from . import rewriters  # noqa: F401  (registers the fixes)
-    if not osp.isfile(checkpoint):
-        raise UserInputError(f'checkpoint {checkpoint!r} does not exist')
-    cfg = load_config(config, cfg_options)
-    identity = model_hash(cfg)  # before mmdeploy edits the config
     deploy_cfg = deploy_config(cfg, backend, precision)
     # OpenVINO reads the standard-op graph: mmdeploy's OpenVINO rewrite of
     # the RoI extractor (ExperimentalDetectronROIFeatureExtractor) takes
@@ -260,19 +332,13 @@ def export_model(config: str,
             input_range=input_range(backend, max(divisor, 1)),
             input='normalized float32 NCHW (the config\'s data '
             'preprocessor: mean/std, RGB order, padding)',
-            dataset_meta=_dataset_meta(checkpoint, cfg),
+            dataset_meta=dataset_meta,
             onnx_fixes=fixes,
             torch=torch.__version__)
         _write_meta(work, meta)
         if backend != 'tensorrt':  # the network loads and runs
             Runner(work, meta).run(np.zeros((2, 3, 64, 96), np.float32))
-        if osp.exists(work_dir):
-            old = work + '.old'
-            os.rename(work_dir, old)
-            os.rename(work, work_dir)
-            shutil.rmtree(old)
-        else:
-            os.rename(work, work_dir)
+        _move_into(work, work_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_log(

@@ -7,38 +7,20 @@ visualisation hooks and the inferencers work unchanged. Its data
 preprocessor is the config's, as in mmdeploy's backend models.
 """
 import math
-import os.path as osp
 from typing import List, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config, ConfigDict
+from mmengine.config import ConfigDict
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from mmengine.structures import InstanceData, PixelData
 
-from ...errors import CheckpointError
 from .backends import Runner
-from .configs import check_input, model_hash, read_meta
+from .configs import check_input
+from .folder import load_meta
 from .paste import paste_masks
-
-
-def load_meta(deploy_dir: str, cfg: Optional[Config] = None) -> dict:
-    """The export record of ``deploy_dir``, checked against ``cfg``."""
-    meta = read_meta(deploy_dir) if osp.isdir(deploy_dir) else None
-    if meta is None:
-        raise CheckpointError(
-            f'{deploy_dir!r} is not a folder written by '
-            'tools/deployment/deploy.py (its deploy.json has no '
-            "'fasternet_mm' record); export the model with it")
-    if cfg is not None and meta['model_hash'] != model_hash(cfg):
-        raise CheckpointError(
-            f'{deploy_dir!r} was exported from another model config '
-            f'({meta["config"]}, model hash {meta["model_hash"]}; this '
-            f'config\'s is {model_hash(cfg)}): test it with the config it '
-            'was exported from, or export this one')
-    return meta
 
 
 @MODELS.register_module()

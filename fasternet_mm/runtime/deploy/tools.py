@@ -3,7 +3,7 @@
 from mmengine.config import Config
 
 from ...errors import UserInputError
-from .model import load_meta
+from .folder import load_meta
 
 
 def test_deployed(cfg: Config, deploy_dir: str, **flags) -> None:
@@ -28,13 +28,17 @@ def test_deployed(cfg: Config, deploy_dir: str, **flags) -> None:
     return meta
 
 
-def deployed_inferencer(cfg: Config, deploy_dir: str, device: str = 'cpu'):
-    """MMDetection's ``DetInferencer`` on the exported model."""
+def deployed_inferencer(cfg: Config,
+                        deploy_dir: str,
+                        device: str = 'cpu',
+                        **flags):
+    """MMDetection's ``DetInferencer`` on the exported model; ``flags`` as
+    for :func:`test_deployed`."""
     from mmdet.apis import DetInferencer
     if device != 'cpu':
         raise UserInputError(
             f'{deploy_dir!r} runs on the CPU here (--device cpu)')
-    meta = test_deployed(cfg, deploy_dir)
+    meta = test_deployed(cfg, deploy_dir, **flags)
     inferencer = DetInferencer(model=cfg, device=device, show_progress=False)
     dataset_meta = dict(meta['dataset_meta'])  # JSON made tuples lists
     if 'palette' in dataset_meta:

@@ -1,4 +1,4 @@
-"""Stop a run whose loss is no longer a finite number."""
+"""Stop a run whose loss, or weights, are no longer finite."""
 import math
 
 import torch
@@ -12,20 +12,18 @@ from ...errors import TrainingDivergedError
 
 @HOOKS.register_module()
 class FiniteLossHook(Hook):
-    """Raise :class:`TrainingDivergedError` on a NaN or infinite loss (or
-    weights).
+    """Raise :class:`TrainingDivergedError` on a NaN or infinite loss or
+    weights, before ``CheckpointHook`` saves them.
 
-    mmengine trains on when the loss is NaN: the run saves checkpoints of
-    NaN weights (over the good ones) and exits 0; mmdet's
-    ``CheckInvalidLossHook`` asserts, every 50 iterations, in detection
-    only. This hook checks the total loss after every iteration, before
-    the checkpoint hook saves, and in a distributed run all ranks agree
-    (one all-reduced flag), so every rank stops at the same iteration and
-    none is left waiting in a collective.
+    mmengine trains on and saves NaN weights; mmdet's
+    ``CheckInvalidLossHook`` asserts every 50 iterations, in detection only.
+    The ranks agree through one all-reduced flag, so all stop at the same
+    iteration. With ``AmpOptimWrapper`` only the weights are checked (loss
+    scaling skips the fp16 steps that overflow).
 
     Args:
-        interval (int): Check every ``interval`` iterations (and always at
-            the end of an epoch). Defaults to 1.
+        interval (int): Check every ``interval`` iterations (and at the end
+            of an epoch). Defaults to 1.
     """
 
     priority = 'ABOVE_NORMAL'  # before CheckpointHook (NORMAL)
@@ -41,50 +39,39 @@ class FiniteLossHook(Hook):
         if not (self.every_n_train_iters(runner, self.interval)
                 or self.end_of_epoch(runner.train_dataloader, batch_idx)):
             return
-        bad = {} if self._amp(runner) else {
-            k: float(v)
-            for k, v in (outputs or {}).items()
-            if 'loss' in k and not math.isfinite(float(v))
+        amp = isinstance(runner.optim_wrapper, AmpOptimWrapper)
+        losses = {
+            k: float(v.detach() if torch.is_tensor(v) else v)
+            for k, v in (outputs or {}).items() if 'loss' in k and not amp
         }
-        if not self._weights_finite(runner.model):
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        # a finite loss with an inf gradient leaves NaN weights after the
+        # step: the next save would keep them
+        params = [
+            p for p in runner.model.parameters() if p.is_floating_point()
+        ]
+        if params and not torch.stack([p.isfinite().all()
+                                       for p in params]).all():
             bad['weights'] = 'nan/inf'
+        ranks_bad = int(bool(bad))
         if get_world_size() > 1:
-            flag = torch.tensor([float(bool(bad))])
-            all_reduce(flag)  # SUM: how many ranks saw a bad loss
+            flag = torch.tensor([float(ranks_bad)])
+            all_reduce(flag)  # SUM: how many ranks saw a bad value
             ranks_bad = int(flag.item())
-        else:
-            ranks_bad = int(bool(bad))
         if not ranks_bad:
             return
-        where = (f'epoch {runner.epoch + 1}, '
-                 if runner.train_loop.__class__.__name__.startswith('Epoch')
-                 else '')
+        where = f'epoch {runner.epoch + 1}, ' if type(
+            runner.train_loop).__name__.startswith('Epoch') else ''
         last = runner.message_hub.get_info('last_ckpt')
-        detail = ', '.join(f'{k}={v}' for k, v in bad.items()) if bad else \
+        detail = ', '.join(f'{k}={v}' for k, v in bad.items()) or \
             'on another rank'
-        what = 'the weights are' if list(bad) == ['weights'] else \
-            'the loss is'
+        what = 'the weights are' if list(bad) == ['weights'] else 'the loss is'
         raise TrainingDivergedError(
             f'{what} not finite ({detail}) at {where}iteration '
-            f'{runner.iter + 1} ({ranks_bad} of {get_world_size()} '
-            'rank(s)); training stopped before saving NaN weights. '
-            'Typical causes: a learning rate too high for the batch size '
-            '(see --auto-scale-lr), drop_path_rate or other regularisation '
-            'out of range, broken annotations (empty or degenerate boxes). ' +
-            (f'The last checkpoint, {last}, was saved before this '
-             'iteration.' if last else 'No checkpoint was saved.'))
-
-    @staticmethod
-    def _amp(runner) -> bool:
-        # With loss scaling an inf loss in fp16 is expected now and then:
-        # the scaler skips that step. The weights are checked still.
-        return isinstance(runner.optim_wrapper, AmpOptimWrapper)
-
-    @staticmethod
-    def _weights_finite(model) -> bool:
-        # A finite loss with an inf gradient still leaves NaN weights after
-        # the step; they would be saved before the next loss shows it.
-        params = [p for p in model.parameters() if p.is_floating_point()]
-        if not params:
-            return True
-        return bool(torch.stack([p.isfinite().all() for p in params]).all())
+            f'{runner.iter + 1} ({ranks_bad} of {get_world_size()} rank(s)); '
+            'training stopped before saving NaN weights. Typical causes: a '
+            'learning rate too high for the batch size (see --auto-scale-lr),'
+            ' regularisation out of range, broken annotations (empty or '
+            'degenerate boxes). ' +
+            (f'The last checkpoint, {last}, was saved before this iteration.'
+             if last else 'No checkpoint was saved.'))

@@ -400,6 +400,7 @@ def test_pretrained_without_checkpoint_is_an_error():
 
 
 def test_missing_pretrained_file_names_the_path(tmp_path):
+    from fasternet_mm.runtime import checkpoint  # noqa: F401  (its loader)
     path = str(tmp_path / 'fasternet_t0-epoch.281-val_acc1.71.9180.pth')
     model = FasterNet('t0', init_cfg=dict(type='Pretrained', checkpoint=path))
     with pytest.raises(

@@ -43,13 +43,15 @@ def seg_checkpoint(ade_root, tmp_path_factory):
 @pytest.fixture(scope='package')
 def exported(det_checkpoint, seg_checkpoint, tiny_coco, ade_root,
              tmp_path_factory):
-    """(kind, backend, precision) -> folder, each exported once; int8
-    calibrates on the training images of the demo sets."""
+    """(kind, backend, precision) -> folder, each exported once (``auto``
+    is the precision it resolves to on this CPU); int8 calibrates on the
+    training images of the demo sets."""
+    from fasternet_mm.runtime.deploy.export import resolve_precision
     root = tmp_path_factory.mktemp('deployed')
     folders = {}
 
-    def get(kind, backend, precision='auto'):
-        key = kind, backend, precision
+    def get(kind, backend, precision='fp32'):
+        key = kind, backend, resolve_precision(backend, precision)[0]
         if key not in folders:
             config, ckpt, data = (DET, det_checkpoint,
                                   coco_options(tiny_coco)) if kind == 'det' \

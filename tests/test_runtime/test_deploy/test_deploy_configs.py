@@ -38,11 +38,12 @@ def test_detector_outputs_follow_the_model():
 def test_precision_auto_is_the_fastest_sound_one(monkeypatch):
     assert export.resolve_precision('onnxruntime', 'auto')[0] == 'fp32'
     assert export.resolve_precision('tensorrt', 'auto')[0] == 'fp16'
-    monkeypatch.setattr('fasternet_mm.runtime.inference.cpu_flags',
+    monkeypatch.setattr('fasternet_mm.runtime.deploy.inference.cpu_flags',
                         lambda: ['avx512_bf16'])
     assert export.resolve_precision('openvino', 'auto')[0] == 'bf16'
     assert export.resolve_precision('openvino', 'fp32')[0] == 'fp32'
-    monkeypatch.setattr('fasternet_mm.runtime.inference.cpu_flags', lambda: [])
+    monkeypatch.setattr('fasternet_mm.runtime.deploy.inference.cpu_flags',
+                        lambda: [])
     assert export.resolve_precision('openvino', 'auto')[0] == 'fp32'
     with pytest.raises(UserInputError, match='no native bfloat16'):
         export.resolve_precision('openvino', 'bf16')

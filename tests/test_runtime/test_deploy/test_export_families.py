@@ -46,7 +46,6 @@ FAMILIES = {
     'rtmdet_ins': ('rtmdet_ins_fasternet_t1_coco_demo.py', RTMDET_INS_LAYERS),
 }
 MASKS = ('cascade_mask_rcnn', 'rtmdet_ins')
-BACKENDS = ('onnxruntime', 'openvino')
 DEPLOY = osp.join('deployment', 'deploy.py')
 
 
@@ -79,7 +78,8 @@ def spread(model, data, targets):
             h.remove()
         for name, (m, (mean, std, *more)) in layers.items():
             out = torch.cat([o.flatten() for o in raw[name]])
-            scale = std / out.std()
+            # a level whose features are all alike stays as it is
+            scale = std / out.std() if out.std() > 0 else 1.
             m.weight.mul_(scale)
             m.bias.fill_(mean).sub_(out.mean() * scale)
             m.bias[-1:].add_(sum(more))
@@ -130,7 +130,7 @@ def exported(families, tmp_path_factory):
             config, _, _, ckpt, _ = families(family)
             folder = str(root / f'{family}_{backend}')
             out = run_tool(DEPLOY, config, ckpt, '--backend', backend,
-                           '--work-dir', folder)
+                           '--precision', 'fp32', '--work-dir', folder)
             assert f'exported {config} to {folder} ({backend}' in out
             folders[family, backend] = folder
         return folders[family, backend]
@@ -138,8 +138,11 @@ def exported(families, tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize('backend', BACKENDS)
-@pytest.mark.parametrize('family', sorted(FAMILIES))
+# OpenVINO reads the same graph as ONNX Runtime; Cascade's needs a fix of
+# its own for OpenVINO (onnx_fixes.py), so it runs on both.
+@pytest.mark.parametrize('family, backend',
+                         [(f, 'onnxruntime') for f in sorted(FAMILIES)] +
+                         [('cascade_mask_rcnn', 'openvino')])
 def test_every_pytorch_detection_of_the_family_has_its_twin(
         families, exported, family, backend):
     from fasternet_mm.runtime.deploy import DeployedModel

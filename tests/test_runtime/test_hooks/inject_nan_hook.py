@@ -11,9 +11,9 @@ from mmengine.registry import HOOKS
 
 @HOOKS.register_module()
 class InjectNaNHook(Hook):
-    """At iteration ``at`` (1-based) on ``ranks``: NaN in the weights (before
-    the forward, so the loss is NaN too) or only in the logged loss (the
-    other ranks then see finite numbers only)."""
+    """At iteration ``at`` (1-based) on ``ranks``, after its step: NaN in the
+    weights (the iteration's loss was finite), or in the logged loss only
+    (the other ranks then see finite numbers only)."""
 
     priority = 'HIGHEST'
 
@@ -23,17 +23,17 @@ class InjectNaNHook(Hook):
     def _now(self, runner):
         return runner.iter + 1 == self.at and get_rank() in self.ranks
 
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        if self.what == 'weights' and self._now(runner):
-            model = runner.model.module if is_model_wrapper(
-                runner.model) else runner.model
-            with torch.no_grad():
-                next(model.backbone.parameters()).fill_(float('nan'))
-
     def after_train_iter(self,
                          runner,
                          batch_idx,
                          data_batch=None,
                          outputs=None):
-        if self.what == 'loss' and self._now(runner):
+        if not self._now(runner):
+            return
+        if self.what == 'loss':
             outputs['loss'] = torch.tensor(float('nan'))
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        with torch.no_grad():
+            next(model.backbone.parameters()).fill_(float('nan'))

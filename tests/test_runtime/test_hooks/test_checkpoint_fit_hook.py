@@ -10,8 +10,7 @@ from helpers import DET_DEMO_CONFIG, REPO_ROOT, coco_options, load_tool
 
 from fasternet_mm.errors import CheckpointError
 from fasternet_mm.runtime import build_model_from_cfg
-from fasternet_mm.runtime.hooks.checkpoint_fit_hook import (check_fit,
-                                                            state_dict_of)
+from fasternet_mm.runtime.checkpoint import check_fit, state_dict_of
 
 SEG_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
                            'upernet_fasternet_t0_ade20k_demo.py')
@@ -112,13 +111,27 @@ def test_non_tensor_values_are_named(detector):
             match=r"roi_head.bbox_head.fc_cls.weight: a str in the "
             'checkpoint'):
         check_fit(detector, state, 'x.pth', exact=True)
-    backbone = {
-        k: v
-        for k, v in detector.state_dict().items() if k.startswith('backbone.')
-    }
-    backbone['backbone.patch_embed.proj.weight'] = [1, 2]
+    # FasterNet's own loader names a backbone value that is no tensor
+    state = dict(detector.state_dict())
+    state['backbone.patch_embed.proj.weight'] = [1, 2]
+    check_fit(detector, state, 'x.pth')
     with pytest.raises(CheckpointError, match=r'1 value\(s\) are not tensors'):
-        check_fit(detector, backbone, 'x.pth')
+        detector.load_state_dict(state)
+
+
+def test_an_official_layout_backbone_fits(detector, golden_dir):
+    """Its keys are converted, once, as FasterNet loads them."""
+    golden = torch.load(
+        osp.join(golden_dir, 'fasternet_t0_det.pt'), weights_only=False)
+    state = {f'backbone.{k}': v for k, v in golden['state_dict'].items()}
+    heads = {
+        k: v
+        for k, v in detector.state_dict().items()
+        if not k.startswith('backbone.')
+    }
+    check_fit(detector, {**state, **heads}, 'official.pth')
+    with pytest.raises(CheckpointError, match=r'backbone \(0 of'):
+        check_fit(detector, heads, 'heads.pth')
 
 
 def test_test_tool_refuses_the_checkpoint_of_another_model(

@@ -1,4 +1,5 @@
-"""Inference helpers: build a config's model, and make it fast.
+"""Making a built model infer fast in PyTorch (``tools/test.py --deploy``,
+``--fast``), and what the CPU computes natively.
 
 :func:`optimize_for_inference` changes a built MMDetection / MMSegmentation
 model in place: norms folded into convs (FasterNet's deploy form,
@@ -9,52 +10,25 @@ networks (backbone, neck and each head's ``forward``); every network hands
 float32 on, so box decoding, NMS, RoIAlign, mask pasting and the metrics run
 in float32 as before. Any mmcv op inside a network is fed float32 too.
 """
-import importlib
 import os.path as osp
 from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
-from mmengine.config import Config
+from mmengine.hooks import EMAHook, Hook
 from mmengine.logging import print_log
-from mmengine.model import (BaseTTAModel, is_model_wrapper,
-                            revert_sync_batchnorm)
-from mmengine.registry import init_default_scope
+from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.registry import HOOKS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..errors import UserInputError
-from .config import check_scope, load_config
+from ...errors import UserInputError
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 # CPU features with native bfloat16 matmuls, best first (Linux flag names).
 CPU_BF16_FLAGS = ('amx_bf16', 'avx512_bf16')
 _DONE = '_fasternet_mm_inference'
 _PRECISION_CLASSES: dict = {}  # (class, device type, dtype) -> subclass
-
-
-def build_model_from_cfg(config: Union[str, Config],
-                         cfg_options: Optional[dict] = None) -> nn.Module:
-    """Build the model of an MMDetection / MMSegmentation config, in eval mode.
-
-    ``config`` is a path, ``'mmdet::path'`` / ``'mmseg::path'`` (a config
-    installed with the package) or a :class:`Config`. The weights are
-    PyTorch's defaults (``init_cfg`` is dropped: nothing is downloaded); load
-    a checkpoint with ``mmengine.runner.load_checkpoint``. SyncBN becomes
-    BN; the default scope is set to the config's; ``model.cfg`` keeps it.
-    """
-    cfg = load_config(config) if isinstance(config, str) else config.copy()
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = check_scope(cfg)
-    cfg.model.pop('pretrained', None)
-    cfg.model.pop('init_cfg', None)
-    cfg.model.get('backbone', {}).pop('init_cfg', None)
-    init_default_scope(scope)
-    registry = importlib.import_module(f'{scope}.registry')
-    model = revert_sync_batchnorm(registry.MODELS.build(cfg.model))
-    model.cfg = cfg
-    return model.eval()
 
 
 def cpu_info(field: str, cpuinfo: str = '/proc/cpuinfo') -> Optional[str]:
@@ -317,3 +291,30 @@ def optimize_for_inference(model: nn.Module,
     setattr(inner, _DONE, summary)
     print_log(f'optimized for inference: {summary}', logger='current')
     return model
+
+
+@HOOKS.register_module()
+class FastInferenceHook(Hook):
+    """Run :func:`optimize_for_inference` before testing, after the
+    checkpoint is loaded, on each process and through test-time
+    augmentation wrappers. ``precision='fp32'`` (``tools/test.py
+    --deploy``) folds norms and uses channels_last (same results within
+    float32 round-off); ``'auto'`` (``--fast``) adds reduced precision where
+    the hardware has it. An ``EMAHook``'s averaged model (RTMDet) is folded
+    alike: the EMA hook swaps the two models' parameters one by one around
+    testing, so they must keep the same layout. Test runs only.
+
+    Args:
+        precision (str): ``'auto'``, ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, precision: str = 'auto'):
+        self.precision = precision
+
+    def before_test(self, runner) -> None:
+        optimize_for_inference(runner.model, self.precision)
+        for hook in runner.hooks:
+            if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
+                optimize_for_inference(hook.ema_model.module, self.precision)

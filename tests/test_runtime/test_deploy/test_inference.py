@@ -11,10 +11,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from fasternet_mm import FasterNet
 from fasternet_mm.errors import UserInputError
-from fasternet_mm.runtime import (build_model_from_cfg, choose_precision,
-                                  cpu_bf16_feature, optimize_for_inference)
-from fasternet_mm.runtime.inference import (cpu_flags, precision_regions,
-                                            protect_mmcv_ops, reduce_precision)
+from fasternet_mm.runtime import build_model_from_cfg
+from fasternet_mm.runtime.deploy import (choose_precision, cpu_bf16_feature,
+                                         optimize_for_inference)
+from fasternet_mm.runtime.deploy.inference import (cpu_flags,
+                                                   precision_regions,
+                                                   protect_mmcv_ops,
+                                                   reduce_precision)
 
 SEG_DEMO_CONFIG = (f'{REPO_ROOT}/configs/demo/'
                    'upernet_fasternet_t0_ade20k_demo.py')
