@@ -171,12 +171,13 @@ def _unreadable(name: str, error: Exception) -> CheckpointError:
 
 
 # mmengine's schemes, resolved as mmengine resolves them, read by safe_load
-# (mmengine reads URLs with weights_only=False).
-def _load_local(filename, map_location=None):
+# (mmengine reads URLs with weights_only=False); CheckpointLoader logs what
+# follows the load_from_ prefix as the backend.
+def load_from_local(filename, map_location=None):
     return safe_load(filename, map_location)
 
 
-def _load_http(url, map_location=None, model_dir=None, progress=False):
+def load_from_http(url, map_location=None, model_dir=None, progress=False):
     """Download into torch's hub cache (rank 0 first), then read it."""
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(urlparse(url).path))
@@ -198,7 +199,7 @@ def _load_http(url, map_location=None, model_dir=None, progress=False):
     return safe_load(cached, map_location)
 
 
-def _load_model_zoo(filename, map_location=None):
+def load_from_model_zoo(filename, map_location=None):
     """A model-zoo name: mmengine's tables give its URL."""
     scheme, model_name = filename.split('://', 1)
     mm = mmengine_checkpoint
@@ -214,16 +215,16 @@ def _load_model_zoo(filename, map_location=None):
         raise CheckpointError(
             f'{filename}: mmengine knows no URL for {model_name!r} (e.g. '
             f'{sorted(table)[:5]}); check the name, or pass a local file')
-    return _load_http(url, map_location)
+    return load_from_http(url, map_location)
 
 
-def _load_ceph(filename, map_location=None, backend='petrel'):
+def load_from_ceph(filename, map_location=None, backend='petrel'):
     data = get_file_backend(
         filename, backend_args=dict(backend=backend)).get(filename)
     return safe_load(io.BytesIO(data), map_location, name=filename)
 
 
-def _refuse(filename, map_location=None):
+def load_from_unsupported(filename, map_location=None):
     raise CheckpointError(
         f'{filename}: pavi:// and mmcls:// (MMClassification 0.x) are not '
         'read safely here; pass a local file or a URL (for an mmcls model, '
@@ -233,12 +234,12 @@ def _refuse(filename, map_location=None):
 
 # yapf: disable
 SCHEMES = {
-    '': _load_local,
-    ('http://', 'https://'): _load_http,
+    '': load_from_local,
+    ('http://', 'https://'): load_from_http,
     ('modelzoo://', 'torchvision://', 'open-mmlab://', 'openmmlab://'):
-    _load_model_zoo,
-    (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): _load_ceph,
-    ('pavi://', 'mmcls://'): _refuse,
+    load_from_model_zoo,
+    (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): load_from_ceph,
+    ('pavi://', 'mmcls://'): load_from_unsupported,
 }
 # yapf: enable
 

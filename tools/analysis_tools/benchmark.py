@@ -300,10 +300,11 @@ def score_options(cfg, score_thr: float) -> dict:
     return {f'model.test_cfg.{key}': score_thr}
 
 
-def deployed_model(base: nn.Module, config: str, mode: str, shape, args,
-                   export_root: str) -> DeployedModel:
-    """``base`` (its weights, its score threshold) exported for ``mode``;
-    a folder of the same model and mode in ``export_root`` is reused."""
+def export_folder(base: nn.Module, config: str, mode: str, shape, args,
+                  export_root: str):
+    """(the folder of ``base`` exported for ``mode``, the config as the
+    export read it: its score threshold); a folder of the same model and
+    mode in ``export_root`` is reused."""
     backend, precision = DEPLOYED[mode]
     name = osp.splitext(osp.basename(config.split('::')[-1]))[0]
     os.makedirs(export_root, exist_ok=True)
@@ -318,23 +319,24 @@ def deployed_model(base: nn.Module, config: str, mode: str, shape, args,
         reuse = False
     if reuse:
         print(f'reusing {folder}')
-    else:
-        checkpoint = osp.join(export_root, f'{name}.pth')
-        torch.save(dict(state_dict=base.state_dict()), checkpoint)
-        calibration = [
-            base.data_preprocessor(
-                data_batch(base.cfg.default_scope, shape, seed=i),
-                False)['inputs'].numpy() for i in range(args.calib_images)
-        ]
-        export_model(
-            config,
-            checkpoint,
-            folder,
-            backend,
-            precision,
-            cfg_options=options,
-            calibration=calibration)
-    return DeployedModel(folder, cfg.model.to_dict(), cfg.default_scope)
+        return folder, cfg
+    checkpoint = osp.join(export_root, f'{name}.pth')
+    torch.save(dict(state_dict=base.state_dict()), checkpoint)
+    calibration = [
+        base.data_preprocessor(
+            data_batch(base.cfg.default_scope, shape, seed=i),
+            False)['inputs'].numpy() for i in range(args.calib_images)
+    ]
+    export_model(
+        config,
+        checkpoint,
+        folder,
+        backend,
+        precision,
+        cfg_options=options,
+        calibration=calibration,
+        force=True)
+    return folder, cfg
 
 
 def network_profile(model: DeployedModel, data: dict) -> Dict[str, dict]:
@@ -347,44 +349,69 @@ def network_profile(model: DeployedModel, data: dict) -> Dict[str, dict]:
 
 def model_cases(args, device, sync) -> List[Case]:
     """Whole detectors and segmentors: PyTorch ``eager`` / ``deploy`` /
-    ``fast``, and the deployed backends (:data:`DEPLOYED`)."""
+    ``fast``, and the deployed backends (:data:`DEPLOYED`). Every export
+    comes first, so no compiled network of an earlier case is in memory
+    beside NNCF's calibration."""
+    models = [(kind, config, shape, build_model(config, args.det_score_thr))
+              for kind, configs, shape in (('detector', args.det_configs,
+                                            args.det_shape),
+                                           ('segmentor', args.seg_configs,
+                                            args.seg_shape))
+              for config in configs]
+    folders = {
+        (config, mode):
+        export_folder(base, config, mode, shape, args, args.export_dir)
+        for _, config, shape, base in models
+        for mode in args.model_modes if mode in DEPLOYED
+    }
     cases = []
-    for kind, configs, shape in (('detector', args.det_configs,
-                                  args.det_shape),
-                                 ('segmentor', args.seg_configs,
-                                  args.seg_shape)):
-        for config in configs:
-            base = build_model(config, args.det_score_thr).to(device)
-            data = data_batch(base.cfg.default_scope, shape, device)
-            for mode in args.model_modes:
-                dtype, fmt, profile = 'fp32', 'nchw', None
-                if mode in DEPLOYED:
-                    model = deployed_model(base, config, mode, shape, args,
-                                           args.export_dir)
-                    dtype, fmt = model.meta['precision'], '-'
-                    profile = functools.partial(network_profile, model, data)
-                else:
-                    model = copy.deepcopy(base)
-                if mode in ('deploy', 'fast'):
-                    precision = 'fp32' if mode == 'deploy' else 'auto'
-                    optimize_for_inference(model, precision)
-                    fmt = 'channels_last'
-                    if mode == 'fast':
-                        dtype = precision_label(device)
-                name = osp.splitext(osp.basename(config.split('::')[-1]))[0]
-                cases.append(
-                    Case(
-                        lambda m=model, d=data: m.test_step(d),
-                        1,
-                        StageTimer(model, sync),
-                        profile,
-                        kind=kind,
-                        model=name,
-                        mode=mode,
-                        dtype=dtype,
-                        memory_format=fmt,
-                        shape=list(shape)))
+    for kind, config, shape, base in models:
+        check_memory(len(cases))
+        base = base.to(device)
+        data = data_batch(base.cfg.default_scope, shape, device)
+        for mode in args.model_modes:
+            dtype, fmt, profile = 'fp32', 'nchw', None
+            if mode in DEPLOYED:
+                folder, cfg = folders[config, mode]
+                model = DeployedModel(folder, cfg.model.to_dict(),
+                                      cfg.default_scope)
+                dtype, fmt = model.meta['precision'], '-'
+                profile = functools.partial(network_profile, model, data)
+            else:
+                model = copy.deepcopy(base)
+            if mode in ('deploy', 'fast'):
+                precision = 'fp32' if mode == 'deploy' else 'auto'
+                optimize_for_inference(model, precision)
+                fmt = 'channels_last'
+                if mode == 'fast':
+                    dtype = precision_label(device)
+            name = osp.splitext(osp.basename(config.split('::')[-1]))[0]
+            cases.append(
+                Case(
+                    lambda m=model, d=data: m.test_step(d),
+                    1,
+                    StageTimer(model, sync),
+                    profile,
+                    kind=kind,
+                    model=name,
+                    mode=mode,
+                    dtype=dtype,
+                    memory_format=fmt,
+                    shape=list(shape)))
     return cases
+
+
+def check_memory(built: int, reserve_gib: float = 3.) -> None:
+    """Every case stays in memory for the interleaved rounds (a deployed
+    Mask R-CNN at 800x1216 holds about 1 GiB); stop before the kernel kills
+    the run."""
+    import psutil
+    left = psutil.virtual_memory().available / 2**30
+    if left < reserve_gib:
+        raise UserInputError(
+            f'{left:.1f} GiB of memory left after {built} cases: time fewer '
+            'configs or --model-modes per run (compare them in the same run '
+            'only)')
 
 
 def run_cases(cases: List[Case], args, sync: Callable) -> None:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModel
-from mmengine.registry import MODELS
+from mmengine.registry import MODELS, DefaultScope
 from mmengine.structures import InstanceData, PixelData
 
 from .backends import Runner
@@ -47,9 +47,10 @@ class DeployedModel(BaseModel):
         preprocessor = dict(
             data_preprocessor or model.get('data_preprocessor') or {})
         preprocessor.setdefault(
-            'type', 'mmdet.DetDataPreprocessor'
-            if scope == 'mmdet' else 'mmseg.SegDataPreProcessor')
-        super().__init__(data_preprocessor=preprocessor)
+            'type', 'DetDataPreprocessor'
+            if scope == 'mmdet' else 'SegDataPreProcessor')
+        with DefaultScope.overwrite_default_scope(scope):  # its registry
+            super().__init__(data_preprocessor=preprocessor)
         self.meta = load_meta(deploy_dir)
         self.scope, self.model_cfg = scope, model
         self.runner = Runner(deploy_dir, self.meta, threads)
