@@ -6,7 +6,7 @@ import argparse
 import math
 import os
 import os.path as osp
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from mmengine.config import DictAction
 
@@ -115,15 +115,11 @@ def _lookup(cfg, key: str) -> Any:
     return node
 
 
-def _leaves(value) -> Iterable:
+def _leaves(value) -> list:
+    """The scalars of a value ``DictAction`` parsed (lists and tuples)."""
     if isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _leaves(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    else:
-        yield value
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
 
 
 def check_output(out: str, *inputs: str) -> None:

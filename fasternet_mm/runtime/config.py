@@ -102,10 +102,8 @@ def check_input_padding(cfg: Config) -> None:
                 'crops must be divisible by 32 for FasterNet; use e.g. '
                 '(512, 512)')
         test_cfg = preprocessor.get('test_cfg') or {}
-        test_size = test_cfg.get('size')
-        if (test_cfg.get('size_divisor')
-                or 1) % 32 and not (test_size and not any(s % 32
-                                                          for s in test_size)):
+        fixed = not any(s % 32 for s in test_cfg.get('size') or (1, ))
+        if (test_cfg.get('size_divisor') or 1) % 32 and not fixed:
             raise ConfigValueError(
                 f'model.data_preprocessor.test_cfg is {test_cfg or None}: '
                 'test images of a size not divisible by 32 would be floored '

@@ -102,10 +102,7 @@ def run(cfg: Config, mode: str):
     check_data_paths(cfg, splits)
     try:  # before the Runner's log file: one line, not logging's traces
         os.makedirs(cfg.work_dir, exist_ok=True)
-        with tempfile.TemporaryFile(dir=cfg.work_dir) as probe:
-            probe.write(b'0')
-            probe.flush()
-            os.fsync(probe.fileno())
+        tempfile.TemporaryFile(dir=cfg.work_dir).close()
     except OSError as e:
         raise DiskWriteError(f'cannot write {cfg.work_dir}: {e.strerror}')
     runner = build_runner(cfg)

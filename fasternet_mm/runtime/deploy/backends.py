@@ -120,20 +120,25 @@ class Runner:
                 from None
 
     def profile(self, x: np.ndarray) -> Dict[str, Dict[str, float]]:
-        """Milliseconds of one inference of ``x`` from the backend's own
-        per-layer counters (a runner made with ``profile=True``), summed
-        ``by_module`` (``backbone``, ``neck``, each head, from the ONNX
-        scope names; ``other``: ops outside any module, such as NMS, and
-        layers OpenVINO renamed when it fused them) and ``by_op`` (ONNX
-        Runtime's op type; OpenVINO's layer type and the kernel it ran,
-        ``Reorder`` being the layout changes it added)."""
+        """Milliseconds of a warm inference of ``x`` (the first one of a
+        shape builds its kernels) from the backend's own per-layer counters
+        (a runner made with ``profile=True``), summed ``by_module``
+        (``backbone``, ``neck``, each head, from the ONNX scope names;
+        ``other``: ops outside any module, such as NMS, and layers OpenVINO
+        renamed when it fused them) and ``by_op`` (ONNX Runtime's op type;
+        OpenVINO's layer type and the kernel it ran, ``Reorder`` being the
+        layout changes it added)."""
+        self.run(x)
         self.run(x)
         if self.backend == 'onnxruntime':
             with open(self.session.end_profiling()) as f:
-                layers = [(e['name'].rsplit('_kernel_time', 1)[0],
-                           e['args']['op_name'], e['dur'] / 1e3)
-                          for e in json.load(f) if e.get('cat') == 'Node'
-                          and e['name'].endswith('_kernel_time')]
+                last = {  # each node's last (warm) run
+                    e['name'].rsplit('_kernel_time', 1)[0]:
+                    (e['args']['op_name'], e['dur'] / 1e3)
+                    for e in json.load(f) if e.get('cat') == 'Node'
+                    and e['name'].endswith('_kernel_time')
+                }
+            layers = [(name, *v) for name, v in last.items()]
         else:
             layers = [(layer.node_name,
                        f'{layer.node_type} {layer.exec_type}'.strip(),

@@ -66,23 +66,8 @@ class AtomicSaveHook(Hook):
                 for tmp in glob.glob(osp.join(folder, f'.*{TMP_SUFFIX}')):
                     os.remove(tmp)
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None) -> None:
-        self._after_save(runner)
-
-    def after_train_epoch(self, runner) -> None:
-        self._after_save(runner)
-
-    def after_val_epoch(self, runner, metrics=None) -> None:
-        self._after_save(runner)
-
-    def after_train(self, runner) -> None:
-        self._after_save(runner)
-
-    def _after_save(self, runner) -> None:
+    def _after_save(self, runner, *args, **kwargs) -> None:
+        """After each moment CheckpointHook may have saved at."""
         last = runner.message_hub.get_info('last_ckpt')
         if last is None or last == self._last or not self.max_keep_ckpts:
             return
@@ -102,3 +87,6 @@ class AtomicSaveHook(Hook):
             elif osp.isdir(old):  # deepspeed saves folders
                 shutil.rmtree(old)
         runner.message_hub.update_info(KEPT_KEY, list(self._kept))
+
+    after_train_iter = after_train_epoch = after_val_epoch = after_train = \
+        _after_save
