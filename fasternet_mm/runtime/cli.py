@@ -126,9 +126,8 @@ def check_output(out: str, *inputs: str) -> None:
     """``out`` must not be one of ``inputs`` (the same file, also through a
     symbolic or hard link): a converter writes a new file."""
     for path in inputs:
-        if path and '://' not in path and osp.exists(path) and osp.exists(
-                out) and (osp.realpath(out) == osp.realpath(path)
-                          or osp.samefile(out, path)):
+        if path and osp.exists(path) and osp.exists(out) and \
+                osp.samefile(out, path):
             raise UserInputError(
                 f'the output {out!r} is the input {path!r}: writing it would '
                 'destroy the input; give the output another file name')

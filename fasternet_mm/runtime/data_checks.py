@@ -49,11 +49,9 @@ def check_dataset(dataset, split: str) -> None:
                 (' after its filter_cfg (filter_empty_gt drops images '
                  'without an annotation of the classes)' if getattr(
                      leaf, 'filter_cfg', None) else '') + f'; {DATA_HELP}')
-        sample, absent = [], {'img_path': [], 'seg_map_path': []}
+        absent = {'img_path': [], 'seg_map_path': []}
         for i in range(n):  # one info at a time: no second data list
             info = leaf.get_data_info(i)
-            if i % max(1, n // HEADER_SAMPLE) == 0:
-                sample.append(info)
             for key, missing in absent.items():
                 if info.get(key) and not osp.isfile(info[key]):
                     missing.append(info[key])
@@ -67,7 +65,8 @@ def check_dataset(dataset, split: str) -> None:
                     f'{[osp.basename(p) for p in missing[:3]]}; fix the '
                     'data_prefix or add the files')
         exif = _honours_exif(leaf.pipeline.transforms)
-        for info in sample[:HEADER_SAMPLE]:
+        for i in range(0, n, max(1, n // HEADER_SAMPLE))[:HEADER_SAMPLE]:
+            info = leaf.get_data_info(i)
             size = _check_image(info, exif, split)
             if info.get('seg_map_path') and hasattr(leaf, 'ignore_index'):
                 _check_label_map(info, size, len(classes), leaf.ignore_index,

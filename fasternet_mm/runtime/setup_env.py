@@ -102,7 +102,9 @@ def run(cfg: Config, mode: str):
     check_data_paths(cfg, splits)
     try:  # before the Runner's log file: one line, not logging's traces
         os.makedirs(cfg.work_dir, exist_ok=True)
-        tempfile.TemporaryFile(dir=cfg.work_dir).close()
+        with tempfile.TemporaryFile(dir=cfg.work_dir, buffering=0) as probe:
+            probe.write(b'0')  # a full disk still creates empty files
+            os.fsync(probe.fileno())
     except OSError as e:
         raise DiskWriteError(f'cannot write {cfg.work_dir}: {e.strerror}')
     runner = build_runner(cfg)

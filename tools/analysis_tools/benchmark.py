@@ -28,23 +28,21 @@ Deployed modes time the same model exported whole by
 ``tools/test.py CONFIG DIR`` runs it (:class:`DeployedModel`: the config's
 preprocessing, the backend's network, boxes rescaled and masks pasted to
 the image): ``onnxruntime`` (fp32), ``openvino`` (its ``auto`` precision:
-bf16 on CPUs with native bf16), ``openvino-fp32`` and ``openvino-int8``
-(NNCF, calibrated on ``--calib-images`` random images: a speed measure;
-accuracy is measured on trained models, docs/deployment.md). Their stages
+bf16 on CPUs with native bf16), ``openvino-fp32``, ``openvino-int8`` (NNCF)
+and ``onnxruntime-int8`` (static QDQ), calibrated on ``--calib-images``
+random images (a speed measure; accuracy is measured on trained models,
+docs/deployment.md). Their stages
 are the backend's ``network`` and ``mask_paste``. ``--export-dir`` keeps
 the exported folders and reuses them in later runs.
 
-Example (the numbers of docs/benchmarks.md)::
+Examples (docs/benchmarks.md has the commands of each of its tables)::
 
     python tools/analysis_tools/benchmark.py \\
-        --backbones t0 t2 s resnet18 resnet50 \\
-        --modes eager deploy fast --formats nchw channels_last \\
-        --shape 800 1216 --iters 1 --warmup 1 --rounds 5 \\
-        --det-shape 800 1216 --seg-shape 512 512 \\
-        --out work_dirs/benchmark_cpu.json --plot docs/benchmark_cpu.png
+        --backbones t0 t2 s resnet18 resnet50 --det-configs --seg-configs \\
+        --iters 1 --warmup 1 --rounds 3 --plot docs/benchmark_cpu.png
 
     # whole models, PyTorch against the deployed backends (torch 2.1 stack)
-    python tools/analysis_tools/benchmark.py --backbones \\
+    python tools/analysis_tools/benchmark.py --backbones --seg-configs \\
         --model-modes eager fast onnxruntime openvino openvino-int8 \\
         --export-dir work_dirs/benchmark_exports --iters 1 --rounds 3
 """
@@ -104,6 +102,7 @@ STAGES = (('backbone', 'backbone'), ('neck', 'neck'), ('rpn_head', 'rpn_head'),
 # Deployed model modes: backend, precision.
 DEPLOYED = {
     'onnxruntime': ('onnxruntime', 'fp32'),
+    'onnxruntime-int8': ('onnxruntime', 'int8'),
     'openvino': ('openvino', 'auto'),
     'openvino-fp32': ('openvino', 'fp32'),
     'openvino-int8': ('openvino', 'int8'),
@@ -620,7 +619,7 @@ def parse_args(argv=None):
         '--calib-images',
         type=positive_int,
         default=8,
-        help='openvino-int8: random calibration images')
+        help='int8 modes: random calibration images')
     parser.add_argument(
         '--det-shape',
         type=int,

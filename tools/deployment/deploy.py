@@ -31,7 +31,8 @@ def parse_args(argv=None):
         help='auto (default): the fastest sound non-int8 precision of the '
         'backend on this machine (OpenVINO: bf16 where the CPU computes it '
         'natively, else fp32; ONNX Runtime: fp32; TensorRT: fp16); int8: '
-        'NNCF post-training quantization (OpenVINO)')
+        'post-training quantization (OpenVINO: NNCF; ONNX Runtime: its '
+        'static QDQ quantizer)')
     parser.add_argument(
         '--calib-images',
         type=positive_int,

@@ -4,13 +4,15 @@ mmdeploy 1.3.1 traces the model with its rewriters (box decoding, NMS,
 RoIAlign and the mask head in the graph; MMDetection's and MMSegmentation's
 heads), on the torch 2.1 stack; :mod:`.onnx_fixes` repairs what it gets
 wrong there. OpenVINO reads the ONNX graph (``openvino.convert_model``) and
-NNCF quantizes it for ``precision='int8'``. mmdeploy's ``export2SDK`` writes
+NNCF quantizes it for ``precision='int8'``; for ONNX Runtime int8, its own
+static quantizer (QDQ) does. mmdeploy's ``export2SDK`` writes
 deploy.json, pipeline.json and detail.json, so its SDK reads the folder, and
 deploy_cfg.py is the mmdeploy deploy config its Python API and tools take;
 deploy.json also holds our record (backend, precision, input range, the
 model config's hash, the classes). The folder is written next to the target
 and renamed into place when complete.
 """
+import collections
 import copy
 import importlib
 import os
@@ -72,11 +74,9 @@ def resolve_precision(backend: str, precision: str) -> Tuple[str, str]:
             f'--precision {precision} is not built for TensorRT here; use '
             'fp16 or fp32')
     if precision == 'int8':
-        if backend != 'openvino':
-            raise UserInputError(
-                '--precision int8 quantizes with NNCF for OpenVINO; use '
-                '--backend openvino')
-        return 'int8', 'int8 (NNCF post-training quantization)'
+        return 'int8', ('int8 (NNCF post-training quantization)'
+                        if backend == 'openvino' else
+                        'int8 (ONNX Runtime static quantization, QDQ)')
     if precision == 'fp16':
         raise UserInputError(
             '--precision fp16 is for GPUs (--backend tensorrt); on CPU use '
@@ -122,48 +122,113 @@ def calibration_inputs(cfg: Config, num: int):
         yield batch['inputs'].numpy()
 
 
-def _float_scope(model, nncf):
-    """What int8 leaves in float in a detector: every op outside the
-    networks (box decoding, NMS, RoI and mask bookkeeping at the graph's
-    top level) and the RoI extractors. Quantizing the box arithmetic moved
-    the demo Mask R-CNN's boxes enough to cost 0.10 segm AP (masks are
-    pasted into the boxes); the networks' convolutions and linear layers
-    are what int8 speeds up."""
-    scopes = set()
-    for op in model.get_ops():
-        parts = op.get_friendly_name().split('/')
-        if len(parts) > 2 and not parts[0] and 'roi_extractor' not in parts[1]:
-            scopes.add(re.escape(parts[1]))
-    return nncf.IgnoredScope(
-        patterns=[f'^(?!/({"|".join(sorted(scopes))})/).*'], validate=False)
+def _in_network(op_name: str) -> bool:
+    """Whether the graph op ``op_name`` is in the networks that int8
+    quantizes (``/backbone/...``, ``/neck/...``, the heads), not in the RoI
+    extractors or the box decoding, NMS and mask bookkeeping at the graph's
+    top level. Quantizing the box arithmetic moved the demo Mask R-CNN's
+    boxes enough to cost 0.10 segm AP (masks are pasted into the boxes);
+    the networks' convolutions and linear layers are what int8 speeds
+    up."""
+    parts = op_name.split('/')
+    return len(parts) > 2 and not parts[0] and 'roi_extractor' not in parts[1]
 
 
-def _to_openvino(work: str, precision: str, cfg: Config, calib_images: int,
-                 calibration: Optional[Iterable[np.ndarray]]) -> str:
+def _calibration(cfg: Config, calib_images: int,
+                 calibration: Optional[Iterable[np.ndarray]]):
+    """The int8 calibration inputs and where they come from."""
+    source = 'given inputs'
+    if calibration is None:
+        calibration = calibration_inputs(cfg, calib_images)
+        source = 'training images'
+    data = list(calibration)
+    if not data:
+        raise UserInputError('--precision int8: the config\'s training '
+                             'set has no images to calibrate with')
+    return data, f'int8, calibrated on {len(data)} {source}'
+
+
+def _to_openvino(work: str, precision: str, cfg: Config, data: list) -> None:
     ov = require('openvino', '--backend openvino')
     model = ov.convert_model(osp.join(work, 'end2end.onnx'))
     if precision == 'int8':
         nncf = require('nncf', '--precision int8')
-        source = 'given inputs'
-        if calibration is None:
-            calibration = calibration_inputs(cfg, calib_images)
-            source = 'training images'
-        data = list(calibration)
-        if not data:
-            raise UserInputError('--precision int8: the config\'s training '
-                                 'set has no images to calibrate with')
+        ignored = None
+        if cfg.default_scope == 'mmdet':
+            scopes = sorted({
+                re.escape(op.get_friendly_name().split('/')[1])
+                for op in model.get_ops()
+                if _in_network(op.get_friendly_name())
+            })
+            ignored = nncf.IgnoredScope(
+                patterns=[f'^(?!/({"|".join(scopes)})/).*'], validate=False)
         model = nncf.quantize(
             model,
             nncf.Dataset(data),
             subset_size=len(data),
             preset=nncf.QuantizationPreset.MIXED,
-            ignored_scope=_float_scope(model, nncf)
-            if cfg.default_scope == 'mmdet' else None)
-        how = f'int8, calibrated on {len(data)} {source}'
-    else:
-        how = precision
+            ignored_scope=ignored)
     ov.save_model(model, osp.join(work, 'end2end.xml'), compress_to_fp16=False)
-    return how
+
+
+def _quantize_onnx(work: str, data: list) -> None:
+    """ONNX Runtime's static int8 (QDQ; activations uint8 asymmetric,
+    weights int8 per channel, as its docs recommend for CPU) of the
+    networks' convolutions and linear layers, in place."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
+                                          QuantType, quantize_static)
+    path = osp.join(work, 'end2end.onnx')
+    model = onnx.load(path)
+    graph = model.graph
+    # The exporter shares equal weights through Identity nodes; the
+    # quantizer takes only initializers as biases (a conv whose bias is not
+    # one stays float), so each Identity of an initializer becomes a copy.
+    weights = {w.name: w for w in graph.initializer}
+    for node in [n for n in graph.node if n.op_type == 'Identity']:
+        if node.input[0] in weights:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(weights[node.input[0]])
+            tensor.name = node.output[0]
+            graph.initializer.append(tensor)
+            graph.node.remove(node)
+    onnx.save(model, path)
+    name = graph.input[0].name
+    # The layers whose results the box decoding, NMS and mask pasting read
+    # (scores, box deltas, mask logits: the graph's top level) stay float,
+    # as NNCF leaves them; QDQ quantizes a conv's output for all its
+    # readers, so the RoI extractors sample int8-rounded FPN levels.
+    readers = collections.defaultdict(list)
+    for node in graph.node:
+        for tensor in node.input:
+            readers[tensor].append(node.name)
+    outputs = {o.name for o in graph.output}
+    quantized = [
+        node.name for node in graph.node if _in_network(node.name) and not any(
+            tensor in outputs or any(
+                len(reader.split('/')) < 3 for reader in readers[tensor])
+            for tensor in node.output)
+    ]
+
+    class Reader(CalibrationDataReader):
+
+        def __init__(self):
+            self.batches = iter(data)
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {name: batch}
+
+    quantize_static(
+        path,
+        path,
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=['Conv', 'ConvTranspose', 'Gemm', 'MatMul'],
+        nodes_to_quantize=quantized)
 
 
 def _write_meta(work: str, meta: dict) -> None:
@@ -311,9 +376,13 @@ def export_model(config: str,
                 f'{type(e).__name__}: {str(e).strip().splitlines()[-1]}'
             ) from e
         fixes = fix_graph(osp.join(work, 'end2end.onnx'))
-        how = precision
+        how, data = precision, None
+        if precision == 'int8':
+            data, how = _calibration(cfg, calib_images, calibration)
         if backend == 'openvino':
-            how = _to_openvino(work, precision, cfg, calib_images, calibration)
+            _to_openvino(work, precision, cfg, data)
+        elif data is not None:
+            _quantize_onnx(work, data)
         export2SDK(
             deploy_cfg, copy.deepcopy(cfg), work, pth=checkpoint, device='cpu')
         # for mmdeploy's Python API and tools (inference_model, test.py)

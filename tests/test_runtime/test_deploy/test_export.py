@@ -128,43 +128,59 @@ def test_test_tool_on_folder_gives_pytorch_miou(exported, reference, ade_root,
                                                           got)
 
 
-def test_int8_folder_is_quantized_and_records_its_calibration(exported):
-    folder = exported('det', 'openvino', 'int8')
+def quantized_inputs(folder: str, backend: str):
+    """The names of the graph's ops that take a quantized tensor (OpenVINO:
+    NNCF's FakeQuantize; ONNX Runtime: a DequantizeLinear of an
+    activation, as QDQ writes it), shape queries left out."""
+    if backend == 'openvino':
+        import openvino as ov
+        model = ov.Core().read_model(osp.join(folder, 'end2end.xml'))
+        return [
+            target.get_node().get_friendly_name() for op in model.get_ops()
+            if op.get_type_name() == 'FakeQuantize' for out in op.outputs()
+            for target in out.get_target_inputs()
+            if target.get_node().get_type_name() != 'ShapeOf'
+        ]
+    import onnx
+    graph = onnx.load(osp.join(folder, 'end2end.onnx')).graph
+    weights = {w.name for w in graph.initializer}
+    dequantized = {
+        n.output[0]
+        for n in graph.node
+        if n.op_type == 'DequantizeLinear' and n.input[0] not in weights
+    }
+    return [
+        n.name for n in graph.node
+        if n.op_type != 'Shape' and dequantized & set(n.input)
+    ]
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_int8_detector_quantizes_its_networks_only(exported, backend):
+    """The folder records its calibration; only the networks' layers take
+    int8 inputs: no quantized tensor feeds the box decoding, NMS and mask
+    bookkeeping at the graph's top level (quantized, with the RoI
+    extractors, they cost the demo Mask R-CNN 0.10 segm AP). OpenVINO's RoI
+    extractors read float FPN levels; ONNX Runtime's QDQ rounds the levels
+    for all their readers, the RoI extractors too."""
+    folder = exported('det', backend, 'int8')
     with open(osp.join(folder, 'deploy.json')) as f:
         record = json.load(f)['fasternet_mm']
     assert record['precision'] == 'int8'
     assert record['chosen'] == 'int8, calibrated on 4 training images'
-    with open(osp.join(folder, 'end2end.xml')) as f:
-        assert f.read().count('type="FakeQuantize"') > 10  # NNCF's
+    fed = quantized_inputs(folder, backend)
+    outside = sorted(
+        name for name in fed if len(name.split('/')) < 3 or (
+            'roi_extractor' in name and backend == 'openvino'))
+    assert len(fed) > 10 and outside == []
 
 
-def test_int8_detector_keeps_box_arithmetic_in_float(exported):
-    """Only the networks' layers take int8 inputs: no quantized tensor feeds
-    the box decoding, NMS and mask bookkeeping at the graph's top level or
-    the RoI extractors (quantized, they cost the demo Mask R-CNN 0.10 segm
-    AP)."""
-    import openvino as ov
-    model = ov.Core().read_model(
-        osp.join(exported('det', 'openvino', 'int8'), 'end2end.xml'))
-    fed = set()
-    for op in model.get_ops():
-        if op.get_type_name() == 'FakeQuantize':
-            fed |= {
-                target.get_node()
-                for out in op.outputs()
-                for target in out.get_target_inputs()
-            }
-    outside = sorted(node.get_friendly_name() for node in fed
-                     if node.get_type_name() not in ('Shape', 'ShapeOf') and (
-                         len(node.get_friendly_name().split('/')) < 3
-                         or 'roi_extractor' in node.get_friendly_name()))
-    assert fed and outside == []
-
-
-def test_int8_segmentor_logits_stay_near_fp32(exported, ade_root):
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_int8_segmentor_logits_stay_near_fp32(exported, ade_root, backend):
     """On each val image the quantized UperNet's class logits (at the image
     size, as tools/test.py takes them) stay within 10% of the fp32 ones in
-    norm (3.5-4.2% measured on the demo model)."""
+    norm (2.0-2.3% with either backend, measured on the demo model on a
+    CPU with AMX)."""
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
@@ -177,14 +193,15 @@ def test_int8_segmentor_logits_stay_near_fp32(exported, ade_root):
     models = [  # ONNX Runtime computes fp32 on any CPU
         DeployedModel(folder, cfg.model.to_dict(), 'mmseg')
         for folder in (exported('seg', 'onnxruntime'),
-                       exported('seg', 'openvino', 'int8'))
+                       exported('seg', backend, 'int8'))
     ]
+    errors = []
     for i in range(len(dataset)):
         want, got = (
             m.test_step(pseudo_collate([dataset[i]]))[0].seg_logits.data
             for m in models)
-        err = float((got - want).norm() / want.norm())
-        assert err < 0.1, (i, err)
+        errors.append(float((got - want).norm() / want.norm()))
+    assert 0 < max(errors) < 0.1, errors
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
