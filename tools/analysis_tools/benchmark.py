@@ -476,7 +476,7 @@ def print_table(results: List[dict], baseline: str) -> None:
         for r in results if r['model'] == baseline or (
             r['kind'] != 'backbone' and family(r['model']) == 'ResNet')
     }
-    head = (f'{"kind":<10}{"model":<40}{"mode":<15}{"dtype":<6}{"format":<14}'
+    head = (f'{"kind":<10}{"model":<40}{"mode":<18}{"dtype":<6}{"format":<14}'
             f'{"input":>10}{"ms":>10}{"GFLOPs":>8}{"vs eager":>9}'
             f'{"vs " + baseline[:6]:>10}')
     print(head)
@@ -489,7 +489,7 @@ def print_table(results: List[dict], baseline: str) -> None:
             f'{ref / r["latency_ms"]:.2f}x' if ref else '-'
             for ref in (eager, base)
         ]
-        print(f'{r["kind"]:<10}{r["model"][:39]:<40}{r["mode"]:<15}'
+        print(f'{r["kind"]:<10}{r["model"][:39]:<40}{r["mode"]:<18}'
               f'{r["dtype"]:<6}{r["memory_format"]:<14}'
               f'{"x".join(map(str, r["shape"])):>10}{r["latency_ms"]:>10.1f}'
               f'{r.get("gflops", "-"):>8}{ratio[0]:>9}{ratio[1]:>10}')
@@ -500,7 +500,7 @@ def print_table(results: List[dict], baseline: str) -> None:
         for r in staged:
             parts = ', '.join(f'{k} {v:.0f}'
                               for k, v in r['stages_ms'].items())
-            print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
+            print(f'{r["model"][:39]:<40}{r["mode"]:<18}{parts}')
     profiled = [r for r in results if 'network_ms' in r]
     if profiled:
         print('\ninside the deployed network (ms, one inference with the '
@@ -512,7 +512,7 @@ def print_table(results: List[dict], baseline: str) -> None:
                                   for k, v in sorted(
                                       r['network_ms'][group].items(),
                                       key=lambda kv: -kv[1])[:top])
-                print(f'{r["model"][:39]:<40}{r["mode"]:<15}{parts}')
+                print(f'{r["model"][:39]:<40}{r["mode"]:<18}{parts}')
 
 
 def plot(results: List[dict], env: dict, out: str) -> None:
