@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
@@ -124,6 +126,20 @@ OFFICIAL_WEIGHTS = {
     'm': 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
     'l': 'fasternet_l-epoch.299-val_acc1.83.5060.pth',
 }
+
+
+def randomise_norms(model, seed=0):
+    """Non-trivial BatchNorm statistics and affine in ``model`` (so folding
+    a norm changes the weights); returns the model."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            n = m.num_features
+            m.weight.data.copy_(torch.rand(n, generator=gen) + .5)
+            m.bias.data.copy_(torch.rand(n, generator=gen) - .5)
+            m.running_mean.copy_(torch.rand(n, generator=gen) - .5)
+            m.running_var.copy_(torch.rand(n, generator=gen) * 1.5 + .5)
+    return model
 
 
 def official_url(arch):

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import DET_DEMO_CONFIG, load_tool
+from helpers import DET_DEMO_CONFIG, load_tool, randomise_norms
 from mmengine.config import Config
 from mmengine.registry import HOOKS, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -21,13 +21,7 @@ def randomised(arch, **kwargs):
     torch.manual_seed(0)
     model = FasterNet(arch, **kwargs)
     model.init_weights()
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.)
-    return model.eval()
+    return randomise_norms(model).eval()
 
 
 @pytest.mark.parametrize('arch', ['t0', 't1', 't2', 's'])

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 import torch.nn as nn
-from helpers import tool_env
+from helpers import randomise_norms, tool_env
 from mmcv.cnn import fuse_conv_bn
 from mmdet.models.layers import CSPLayer
 from mmdet.models.layers.csp_layer import CSPNeXtBlock
@@ -46,18 +46,6 @@ def features(neck, size=32, batch=2):
     return tuple(
         torch.randn(batch, c, size // s, size // s, generator=gen)
         for c, s in zip(neck.in_channels, (8, 16, 32)))
-
-
-def randomise_norms(model):
-    """Non-trivial BatchNorm statistics and affine, so folding matters."""
-    gen = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * .1)
-            m.running_var.copy_(torch.rand(n, generator=gen) + .5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + .5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * .1)
 
 
 @pytest.mark.parametrize('name', list(NECKS))

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
-from helpers import DET_DEMO_CONFIG, REPO_ROOT
+from helpers import DET_DEMO_CONFIG, REPO_ROOT, randomise_norms
 from mmcv.ops import RoIAlign
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -49,16 +49,6 @@ def seg_data(h=64, w=64):
         generator=torch.Generator().manual_seed(0))
     meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.))
     return dict(inputs=[img], data_samples=[SegDataSample(metainfo=meta)])
-
-
-def randomise_norms(model):
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.)
-    return model
 
 
 @pytest.fixture(scope='module')
