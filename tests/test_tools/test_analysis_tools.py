@@ -1,7 +1,9 @@
 """get_flops reproduces the paper's counts; benchmark runs end to end."""
 import json
+import os
 
 import pytest
+import torch
 from helpers import DET_DEMO_CONFIG, REPO_ROOT, load_tool
 
 from fasternet_mm.runtime.deploy import cpu_bf16_feature
@@ -93,7 +95,25 @@ def test_benchmark_tiny_run_writes_json_and_plot(tmp_path, capsys):
         det['latency_ms'], abs=0.5)
     assert data['environment']['device'] == 'cpu'
     assert data['environment']['threads'] >= 1
+    assert data['environment']['onednn_max_cpu_isa'] == (
+        os.environ.get('ONEDNN_MAX_CPU_ISA') or 'ALL')
     assert png.read_bytes()[:4] == b'\x89PNG'
     table = capsys.readouterr().out
     assert 'vs eager' in table and 'vs resnet' in table
     assert 'where the time goes' in table
+
+
+def test_benchmark_flushes_denormals_for_pytorch_cases_only():
+    """Random weights make denormals, on which PyTorch slows down; deployed
+    networks run as tools/test.py runs them (OpenVINO's AVX2 kernels fail
+    in mmdeploy's RoI extractor with flushed denormals)."""
+    if not torch.set_flush_denormal(False):
+        pytest.skip('this CPU cannot flush denormals')
+    flushed = []
+    for mode in ('eager', 'openvino-int8', 'fast', 'onnxruntime'):
+        benchmark.Case(
+            lambda: flushed.append(float(torch.tensor([1e-40]) * 1) == 0),
+            1,
+            mode=mode).run(1, lambda: None)
+    torch.set_flush_denormal(False)
+    assert flushed == [True, False, True, False]

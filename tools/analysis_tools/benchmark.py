@@ -200,6 +200,11 @@ class Case:
         self.network_ms: Optional[Dict[str, float]] = None
 
     def run(self, iters: int, sync: Callable, keep: bool = True) -> None:
+        # PyTorch flushes denormals (random weights make them, and a CPU
+        # slows down on them); a deployed network runs as tools/test.py runs
+        # it (OpenVINO's CPU plugin fails in mmdeploy's RoI extractor with
+        # AVX2 kernels and flushed denormals)
+        torch.set_flush_denormal(self.info['mode'] not in DEPLOYED)
         with torch.no_grad():
             for _ in range(iters):
                 sync()
@@ -420,6 +425,7 @@ def run_cases(cases: List[Case], args, sync: Callable) -> None:
     for _ in range(args.rounds):
         for case in cases:
             case.run(args.iters, sync)
+    torch.set_flush_denormal(False)  # the profiles are of deployed cases
     for case in cases:  # after the timing, which counters would slow
         if case.profile is not None:
             case.network_ms = case.profile()
@@ -453,6 +459,10 @@ def environment(device: torch.device) -> dict:
         cpu_flags=[f for f in CLASS_FLAGS if f in flags.split()],
         cpu_count=os.cpu_count(),
         cpu_bf16=cpu_bf16_feature(),
+        # the kernels run, where ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY
+        # cap them below the CPU's (ONNX Runtime ignores both)
+        onednn_max_cpu_isa=os.environ.get('ONEDNN_MAX_CPU_ISA') or 'ALL',
+        aten_cpu_capability=torch.backends.cpu.get_cpu_capability(),
         torch=torch.__version__,
         threads=torch.get_num_threads(),
         python=platform.python_version())
@@ -670,7 +680,6 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == 'cpu':
-        torch.set_flush_denormal(True)
         args.dtypes = [d for d in args.dtypes if d != 'fp16']
     sync = torch.cuda.synchronize if device.type == 'cuda' else lambda: None
     torch.manual_seed(0)
@@ -697,7 +706,9 @@ def main(argv=None):
             (time.perf_counter() - start) / os.cpu_count(), 2))
     print_table(results, args.baseline)
     print(f'device {env["device"]}, {env.get("gpu", env["cpu"])} '
-          f'({" ".join(env["cpu_flags"])}; native bf16: {env["cpu_bf16"]}), '
+          f'({" ".join(env["cpu_flags"])}; native bf16: {env["cpu_bf16"]}; '
+          f'oneDNN ISA {env["onednn_max_cpu_isa"]}, ATen '
+          f'{env["aten_cpu_capability"]}), '
           f'torch {env["torch"]}, {env["threads"]} threads; median of '
           f'{args.rounds} x {args.iters} iterations; load per core '
           f'{env["load_per_core"]}')

@@ -10,6 +10,7 @@ networks (backbone, neck and each head's ``forward``); every network hands
 float32 on, so box decoding, NMS, RoIAlign, mask pasting and the metrics run
 in float32 as before. Any mmcv op inside a network is fed float32 too.
 """
+import os
 import os.path as osp
 from typing import List, Optional, Tuple, Union
 
@@ -25,8 +26,15 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...errors import UserInputError
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
-# CPU features with native bfloat16 matmuls, best first (Linux flag names).
+# CPU features with native bfloat16 matmuls, best first (Linux flag names),
+# each with the oneDNN ISA levels (ONEDNN_MAX_CPU_ISA) below which oneDNN,
+# in PyTorch and OpenVINO alike, does not use it.
 CPU_BF16_FLAGS = ('amx_bf16', 'avx512_bf16')
+ONEDNN_ISAS_WITHOUT = dict(
+    avx512_bf16=('SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2',
+                 'AVX512_CORE', 'AVX512_CORE_VNNI'))
+ONEDNN_ISAS_WITHOUT['amx_bf16'] = ONEDNN_ISAS_WITHOUT['avx512_bf16'] + (
+    'AVX512_CORE_BF16', 'AVX512_CORE_FP16', 'AVX10_1_512')
 _DONE = '_fasternet_mm_inference'
 _PRECISION_CLASSES: dict = {}  # (class, device type, dtype) -> subclass
 
@@ -54,12 +62,15 @@ def cpu_bf16_feature(flags: Optional[List[str]] = None) -> Optional[str]:
     """The CPU feature that computes bfloat16 natively, or None.
 
     AMX (Intel Xeon 4th gen+) or AVX-512 BF16 (AMD Zen 4+, Intel Cooper
-    Lake+). Elsewhere oneDNN emulates bfloat16, which is slower than fp32.
+    Lake+), unless ``ONEDNN_MAX_CPU_ISA`` keeps oneDNN below it. Elsewhere
+    oneDNN emulates bfloat16, which is slower than fp32.
     """
     flags = cpu_flags() if flags is None else flags
     if not torch.backends.mkldnn.is_available():
         return None
-    return next((f for f in CPU_BF16_FLAGS if f in flags), None)
+    cap = os.environ.get('ONEDNN_MAX_CPU_ISA', '').upper()
+    return next((f for f in CPU_BF16_FLAGS
+                 if f in flags and cap not in ONEDNN_ISAS_WITHOUT[f]), None)
 
 
 def choose_precision(

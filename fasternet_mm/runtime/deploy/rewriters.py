@@ -175,7 +175,7 @@ def rpn_head__predict_by_feat__nms_per_level(self,
         # mmdeploy's topk takes min(k, size). Its gather_topk, as in its own
         # rewriter: a gather through an expanded index (Expand by -1) fails
         # in OpenVINO's CPU plugin once denormals are flushed
-        # (torch.set_flush_denormal, which benchmark.py sets).
+        # (torch.set_flush_denormal).
         if nms_pre > 0:
             scores, keep = scores.topk(nms_pre)
             deltas = gather_topk(deltas, inds=keep, batch_size=batch)

@@ -74,13 +74,23 @@ def dtypes_seen(modules):
     return seen
 
 
-@pytest.mark.parametrize('flags, feature', [
-    (['avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile'], 'amx_bf16'),
-    (['avx2', 'avx512f', 'avx512_bf16'], 'avx512_bf16'),
-    (['avx2', 'avx512f', 'avx512bw'], None),
-    ([], None),
+AMX = ['avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile']
+
+
+@pytest.mark.parametrize('flags, cap, feature', [
+    (AMX, '', 'amx_bf16'),
+    (['avx2', 'avx512f', 'avx512_bf16'], '', 'avx512_bf16'),
+    (['avx2', 'avx512f', 'avx512bw'], '', None),
+    ([], '', None),
+    (AMX, 'avx2', None),
+    (AMX, 'AVX512_CORE_BF16', 'avx512_bf16'),
+    (AMX, 'AVX512_CORE_AMX', 'amx_bf16'),
 ])
-def test_cpu_bf16_feature_needs_amx_or_avx512_bf16(flags, feature):
+def test_cpu_bf16_feature_needs_amx_or_avx512_bf16(monkeypatch, flags, cap,
+                                                   feature):
+    """Where the CPU has it and oneDNN is not capped below it
+    (ONEDNN_MAX_CPU_ISA)."""
+    monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', cap)
     assert cpu_bf16_feature(flags) == feature
 
 
