@@ -1,12 +1,12 @@
 """get_flops reproduces the paper's counts; benchmark runs end to end."""
 import json
-import os
 
 import pytest
 import torch
 from helpers import DET_DEMO_CONFIG, REPO_ROOT, load_tool
 
 from fasternet_mm.runtime.deploy import cpu_bf16_feature
+from fasternet_mm.runtime.deploy.inference import onednn_isa_cap
 
 get_flops = load_tool('analysis_tools/get_flops')
 benchmark = load_tool('analysis_tools/benchmark')
@@ -95,8 +95,7 @@ def test_benchmark_tiny_run_writes_json_and_plot(tmp_path, capsys):
         det['latency_ms'], abs=0.5)
     assert data['environment']['device'] == 'cpu'
     assert data['environment']['threads'] >= 1
-    assert data['environment']['onednn_max_cpu_isa'] == (
-        os.environ.get('ONEDNN_MAX_CPU_ISA') or 'ALL')
+    assert data['environment']['onednn_max_cpu_isa'] == onednn_isa_cap()
     assert png.read_bytes()[:4] == b'\x89PNG'
     table = capsys.readouterr().out
     assert 'vs eager' in table and 'vs resnet' in table

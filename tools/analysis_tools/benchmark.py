@@ -73,7 +73,7 @@ from fasternet_mm.runtime.deploy import (DeployedModel, choose_precision,
                                          optimize_for_inference)
 from fasternet_mm.runtime.deploy.backends import Runner
 from fasternet_mm.runtime.deploy.inference import (cpu_bf16_feature, cpu_info,
-                                                   fold_norms)
+                                                   fold_norms, onednn_isa_cap)
 
 RESNETS = {'resnet18': 18, 'resnet50': 50, 'resnet101': 101}
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
@@ -461,7 +461,7 @@ def environment(device: torch.device) -> dict:
         cpu_bf16=cpu_bf16_feature(),
         # the kernels run, where ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY
         # cap them below the CPU's (ONNX Runtime ignores both)
-        onednn_max_cpu_isa=os.environ.get('ONEDNN_MAX_CPU_ISA') or 'ALL',
+        onednn_max_cpu_isa=onednn_isa_cap(),
         aten_cpu_capability=torch.backends.cpu.get_cpu_capability(),
         torch=torch.__version__,
         threads=torch.get_num_threads(),

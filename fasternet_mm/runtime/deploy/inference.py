@@ -58,6 +58,14 @@ def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> List[str]:
     return (cpu_info('flags', cpuinfo) or '').split()
 
 
+def onednn_isa_cap() -> str:
+    """The instruction set oneDNN is capped at (``ONEDNN_MAX_CPU_ISA``, or
+    its older name ``DNNL_MAX_CPU_ISA``), upper-case; 'ALL' where none is
+    set."""
+    return (os.environ.get('ONEDNN_MAX_CPU_ISA')
+            or os.environ.get('DNNL_MAX_CPU_ISA') or 'ALL').upper()
+
+
 def cpu_bf16_feature(flags: Optional[List[str]] = None) -> Optional[str]:
     """The CPU feature that computes bfloat16 natively, or None.
 
@@ -68,7 +76,7 @@ def cpu_bf16_feature(flags: Optional[List[str]] = None) -> Optional[str]:
     flags = cpu_flags() if flags is None else flags
     if not torch.backends.mkldnn.is_available():
         return None
-    cap = os.environ.get('ONEDNN_MAX_CPU_ISA', '').upper()
+    cap = onednn_isa_cap()
     return next((f for f in CPU_BF16_FLAGS
                  if f in flags and cap not in ONEDNN_ISAS_WITHOUT[f]), None)
 

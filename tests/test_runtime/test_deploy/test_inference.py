@@ -78,19 +78,22 @@ AMX = ['avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile']
 
 
 @pytest.mark.parametrize('flags, cap, feature', [
-    (AMX, '', 'amx_bf16'),
-    (['avx2', 'avx512f', 'avx512_bf16'], '', 'avx512_bf16'),
-    (['avx2', 'avx512f', 'avx512bw'], '', None),
-    ([], '', None),
-    (AMX, 'avx2', None),
-    (AMX, 'AVX512_CORE_BF16', 'avx512_bf16'),
-    (AMX, 'AVX512_CORE_AMX', 'amx_bf16'),
+    (AMX, {}, 'amx_bf16'),
+    (['avx2', 'avx512f', 'avx512_bf16'], {}, 'avx512_bf16'),
+    (['avx2', 'avx512f', 'avx512bw'], {}, None),
+    ([], {}, None),
+    (AMX, dict(ONEDNN_MAX_CPU_ISA='avx2'), None),
+    (AMX, dict(DNNL_MAX_CPU_ISA='AVX2'), None),
+    (AMX, dict(ONEDNN_MAX_CPU_ISA='AVX512_CORE_BF16'), 'avx512_bf16'),
+    (AMX, dict(ONEDNN_MAX_CPU_ISA='AVX512_CORE_AMX'), 'amx_bf16'),
 ])
 def test_cpu_bf16_feature_needs_amx_or_avx512_bf16(monkeypatch, flags, cap,
                                                    feature):
-    """Where the CPU has it and oneDNN is not capped below it
-    (ONEDNN_MAX_CPU_ISA)."""
-    monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', cap)
+    """Where the CPU has it and oneDNN is not capped below it."""
+    for name in ('ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in cap.items():
+        monkeypatch.setenv(name, value)
     assert cpu_bf16_feature(flags) == feature
 
 
